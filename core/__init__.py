@@ -1,0 +1,147 @@
+"""The domain: records, storage, permissions, services, the event hub and the JSON-RPC dispatcher."""
+
+from ._context import Limits as Limits
+from ._errors import (
+    ERRORS_BY_CODE as ERRORS_BY_CODE,
+)
+from ._errors import (
+    Conflict as Conflict,
+)
+from ._errors import (
+    Forbidden as Forbidden,
+)
+from ._errors import (
+    HeroAssistanceError as HeroAssistanceError,
+)
+from ._errors import (
+    InternalError as InternalError,
+)
+from ._errors import (
+    InvalidParams as InvalidParams,
+)
+from ._errors import (
+    InvalidRequest as InvalidRequest,
+)
+from ._errors import (
+    InvalidToken as InvalidToken,
+)
+from ._errors import (
+    MethodNotFound as MethodNotFound,
+)
+from ._errors import (
+    NotFound as NotFound,
+)
+from ._errors import (
+    ParseError as ParseError,
+)
+from ._errors import (
+    PayloadTooLarge as PayloadTooLarge,
+)
+from ._errors import (
+    RateLimited as RateLimited,
+)
+from ._errors import (
+    RpcError as RpcError,
+)
+from ._errors import (
+    Unauthenticated as Unauthenticated,
+)
+from ._errors import (
+    error_from_wire as error_from_wire,
+)
+from ._events import StoredEvent as StoredEvent
+from ._events import SubscriberTooSlow as SubscriberTooSlow
+from ._events import Subscription as Subscription
+from ._identity import Actor as Actor
+from ._identity import Caller as Caller
+from ._mail import LogOutbox as LogOutbox
+from ._mail import MagicLinkOutbox as MagicLinkOutbox
+from ._mail import sign_in_link as sign_in_link
+from ._permissions import Scope as Scope
+from ._permissions import permits as permits
+from ._project import Project as Project
+from ._project import ProjectConfig as ProjectConfig
+from ._project import check_project_name as check_project_name
+from ._project import open_project as open_project
+from ._records import (
+    Attachment as Attachment,
+)
+from ._records import (
+    Comment as Comment,
+)
+from ._records import (
+    Device as Device,
+)
+from ._records import (
+    HistoryEntry as HistoryEntry,
+)
+from ._records import (
+    Page as Page,
+)
+from ._records import (
+    Presence as Presence,
+)
+from ._records import (
+    ProjectInfo as ProjectInfo,
+)
+from ._records import (
+    SearchHit as SearchHit,
+)
+from ._records import (
+    Ticket as Ticket,
+)
+from ._records import (
+    User as User,
+)
+from ._records import (
+    converter as converter,
+)
+from ._storage import DatabaseTooNew as DatabaseTooNew
+from ._storage import Storage as Storage
+
+__all__ = [
+    "ERRORS_BY_CODE",
+    "Actor",
+    "Attachment",
+    "Caller",
+    "Comment",
+    "Conflict",
+    "DatabaseTooNew",
+    "Device",
+    "Forbidden",
+    "HeroAssistanceError",
+    "HistoryEntry",
+    "InternalError",
+    "InvalidParams",
+    "InvalidRequest",
+    "InvalidToken",
+    "Limits",
+    "LogOutbox",
+    "MagicLinkOutbox",
+    "MethodNotFound",
+    "NotFound",
+    "Page",
+    "ParseError",
+    "PayloadTooLarge",
+    "Presence",
+    "Project",
+    "ProjectConfig",
+    "ProjectInfo",
+    "RateLimited",
+    "RpcError",
+    "Scope",
+    "SearchHit",
+    "Storage",
+    "StoredEvent",
+    "SubscriberTooSlow",
+    "Subscription",
+    "Ticket",
+    "Unauthenticated",
+    "User",
+    "check_project_name",
+    "converter",
+    "error_from_wire",
+    "open_project",
+    "permits",
+    "sign_in_link",
+]

@@ -1,0 +1,310 @@
+"""The event hub: events are rows written in the same transaction as their cause, then fanned out.
+
+Each event row carries the facts its delivery depends on (the ticket's members when it was
+written, whether it concerns an internal note, whose presence it describes). Live fan-out and
+replay from the table both hand those facts to ``permits``, so a subscriber receives exactly what
+it could read. Each subscriber has a bounded buffer; one that falls behind is dropped (it resumes
+with ``since``) rather than buffered without limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from typing import Any
+
+import attrs
+import trio
+
+from ._errors import HeroAssistanceError
+from ._identity import Actor, Role
+from ._permissions import Scope, permits
+from ._records import format_time
+from ._storage import Storage
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 500
+
+
+class SubscriberTooSlow(HeroAssistanceError):
+    """The subscriber's buffer filled up; it was dropped and should resume with ``since``."""
+
+
+@attrs.frozen
+class StoredEvent:
+    seq: int
+    type: str
+    ticket_id: int | None
+    actor_id: int | None
+    ts: str
+    data: dict[str, Any]
+    internal: bool = False
+    subject_user_id: int | None = None
+    members: frozenset[int] = frozenset()
+    subject_role: Role | None = None
+
+    def wire(self, project: str) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "project": project,
+            "ts": self.ts,
+            "ticket_id": self.ticket_id,
+            "actor_id": self.actor_id,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StoredEvent:
+        audience = json.loads(row["audience"]) if row["audience"] else {}
+        return cls(
+            seq=row["seq"],
+            type=row["type"],
+            ticket_id=row["ticket_id"],
+            actor_id=row["actor_id"],
+            ts=row["ts"],
+            data=json.loads(row["data"]),
+            internal=bool(row["internal"]),
+            subject_user_id=row["subject_user_id"],
+            members=frozenset(audience.get("members", ())),
+            subject_role=audience.get("subject_role"),
+        )
+
+
+def may_receive(actor: Actor, event: StoredEvent) -> bool:
+    """Whether ``actor`` may receive ``event``: the same rules as reading what it describes."""
+    scope = Scope(
+        members=event.members,
+        internal=event.internal,
+        subject_id=event.subject_user_id,
+        subject_role=event.subject_role,
+    )
+    if event.type.startswith("presence."):
+        if not permits(actor, "presence.read", scope):
+            return False
+        return event.ticket_id is None or permits(actor, "ticket.read", scope)
+    if event.ticket_id is None:
+        return False
+    if event.type.startswith("member.") and event.subject_user_id == actor.user_id is not None:
+        return True  # a member learns that they were added or removed
+    return permits(actor, "comment.read" if event.internal else "ticket.read", scope)
+
+
+@attrs.define(eq=False)
+class _Subscriber:
+    actor: Actor
+    send: trio.MemorySendChannel[tuple[StoredEvent, str]]
+    dropped: bool = False
+
+
+@attrs.define(eq=False)
+class HubStatistics:
+    subscribers: int
+    latest_seq: int
+    published: int
+    dropped: int
+
+
+class Subscription:
+    """What ``EventHub.subscribe`` yields: ``latest_seq``, ``resync``, and the events to iterate."""
+
+    def __init__(
+        self,
+        hub: EventHub,
+        subscriber: _Subscriber,
+        receive: trio.MemoryReceiveChannel[tuple[StoredEvent, str]],
+        since: int | None,
+        latest_seq: int,
+        resync: bool,
+    ) -> None:
+        self._hub = hub
+        self._subscriber = subscriber
+        self._receive = receive
+        self._since = since
+        self.latest_seq = latest_seq
+        self.resync = resync
+
+    async def events(self) -> AsyncIterator[tuple[StoredEvent, str]]:
+        """Stored events after ``since`` the actor may see, then live ones: ``(event, json)`` pairs."""
+        last = self.latest_seq
+        if self._since is not None and not self.resync:
+            after = self._since
+            while after < self.latest_seq:
+                page = self._hub._replay_page(after, self.latest_seq)
+                if not page:
+                    break
+                for event in page:
+                    after = event.seq
+                    if may_receive(self._subscriber.actor, event):
+                        yield event, self._hub.encode(event)
+                await trio.lowlevel.checkpoint()
+        async for event, text in self._receive:
+            if event.seq > last:
+                last = event.seq
+                yield event, text
+        if self._subscriber.dropped:
+            raise SubscriberTooSlow(f"subscriber fell behind at seq {last}; resume with since={last}")
+
+
+class EventHub:
+    """Records events inside write transactions and fans them out after commit."""
+
+    def __init__(
+        self, storage: Storage, project: str, *, buffer: int = 1024, retention: int = 100_000
+    ) -> None:
+        self.storage = storage
+        self.project = project
+        self.buffer = buffer
+        self.retention = retention
+        self._subscribers: set[_Subscriber] = set()
+        self._pending: list[StoredEvent] | None = None
+        self._published = 0
+        self._dropped = 0
+        self.latest_seq = int(storage.scalar("SELECT coalesce(max(seq), 0) FROM events") or 0)
+        if not self.latest_seq:
+            self.latest_seq = int(storage.scalar("SELECT seq FROM sqlite_sequence WHERE name='events'") or 0)
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction whose recorded events are published once it has committed."""
+        pending: list[StoredEvent] = []
+        with self.storage.write():
+            self._pending = pending
+            try:
+                yield
+            finally:
+                self._pending = None
+        if pending:
+            self.latest_seq = pending[-1].seq
+            self._fan_out(pending)
+            if pending[-1].seq % 1000 < len(pending):
+                self._prune()
+
+    def record(
+        self,
+        type: str,
+        *,
+        ts: datetime,
+        ticket_id: int | None,
+        actor_id: int | None,
+        data: dict[str, Any],
+        internal: bool = False,
+        subject_user_id: int | None = None,
+        members: frozenset[int] | set[int] = frozenset(),
+        subject_role: Role | None = None,
+    ) -> StoredEvent:
+        if self._pending is None:
+            raise RuntimeError("events are recorded inside EventHub.transaction()")
+        audience: dict[str, Any] = {}
+        if members:
+            audience["members"] = sorted(members)
+        if subject_role:
+            audience["subject_role"] = subject_role
+        stamp = format_time(ts)
+        seq = self.storage.insert(
+            "events",
+            {
+                "type": type,
+                "ticket_id": ticket_id,
+                "actor_id": actor_id,
+                "ts": stamp,
+                "data": json.dumps(data, separators=(",", ":")),
+                "internal": int(internal),
+                "subject_user_id": subject_user_id,
+                "audience": json.dumps(audience) if audience else None,
+            },
+        )
+        event = StoredEvent(
+            seq=seq,
+            type=type,
+            ticket_id=ticket_id,
+            actor_id=actor_id,
+            ts=stamp,
+            data=data,
+            internal=internal,
+            subject_user_id=subject_user_id,
+            members=frozenset(members),
+            subject_role=subject_role,
+        )
+        self._pending.append(event)
+        return event
+
+    def encode(self, event: StoredEvent) -> str:
+        return json.dumps(event.wire(self.project), separators=(",", ":"))
+
+    def _fan_out(self, events: list[StoredEvent]) -> None:
+        for event in events:
+            self._published += 1
+            text: str | None = None
+            for sub in list(self._subscribers):
+                if sub.dropped or not may_receive(sub.actor, event):
+                    continue
+                if text is None:
+                    text = self.encode(event)  # serialised once, shared by every recipient
+                try:
+                    sub.send.send_nowait((event, text))
+                except trio.WouldBlock:
+                    self._drop(sub)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._subscribers.discard(sub)
+
+    def _drop(self, sub: _Subscriber) -> None:
+        sub.dropped = True
+        self._dropped += 1
+        self._subscribers.discard(sub)
+        sub.send.close()
+        log.warning("dropped a subscriber that fell %d events behind", self.buffer)
+
+    def _prune(self) -> None:
+        cutoff = self.latest_seq - self.retention
+        if cutoff <= 0:
+            return
+        with self.storage.write():
+            self.storage.execute("DELETE FROM events WHERE seq <= ?", (cutoff,))
+            self.storage.execute(
+                "INSERT INTO meta (key, value) VALUES ('events_pruned_through', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(cutoff),),
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+    def pruned_through(self) -> int:
+        value = self.storage.scalar("SELECT value FROM meta WHERE key = 'events_pruned_through'")
+        return int(value) if value is not None else 0
+
+    def _replay_page(self, after: int, until: int) -> list[StoredEvent]:
+        rows = self.storage.rows(
+            "SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (after, until, REPLAY_PAGE),
+        )
+        return [StoredEvent.from_row(row) for row in rows]
+
+    @asynccontextmanager
+    async def subscribe(self, actor: Actor, since: int | None = None) -> AsyncIterator[Subscription]:
+        """Register a subscriber; leaving the block unregisters it.
+
+        Registration and the reading of ``latest_seq`` happen with no checkpoint between them, so
+        every event is either replayed from the table (seq <= latest) or delivered live (seq >
+        latest): none is missed and none is sent twice.
+        """
+        await trio.lowlevel.checkpoint()
+        send, receive = trio.open_memory_channel[tuple[StoredEvent, str]](self.buffer)
+        sub = _Subscriber(actor, send)
+        latest = self.latest_seq
+        resync = since is not None and (since > latest or since < self.pruned_through())
+        self._subscribers.add(sub)
+        try:
+            yield Subscription(self, sub, receive, since, latest, resync)
+        finally:
+            self._subscribers.discard(sub)
+            send.close()
+            receive.close()
+
+    def statistics(self) -> HubStatistics:
+        return HubStatistics(len(self._subscribers), self.latest_seq, self._published, self._dropped)

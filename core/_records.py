@@ -1,0 +1,220 @@
+"""The records: attrs classes whose one cattrs converter defines every wire shape once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+import cattrs
+
+from ._identity import Role
+
+TicketStatus = Literal["open", "pending", "resolved", "closed"]
+Priority = Literal["low", "normal", "high", "urgent"]
+PresenceStatus = Literal["online", "away", "offline"]
+UserStatus = Literal["active", "disabled"]
+TICKET_STATUSES: tuple[TicketStatus, ...] = ("open", "pending", "resolved", "closed")
+PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
+
+EVENT_TYPES = (
+    "ticket.created",
+    "ticket.updated",
+    "ticket.archived",
+    "ticket.unarchived",
+    "ticket.deleted",
+    "member.added",
+    "member.removed",
+    "comment.created",
+    "comment.updated",
+    "comment.deleted",
+    "presence.updated",
+    "presence.viewing",
+    "presence.composing",
+)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with a fixed width, so stored strings sort like the instants they name."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    id: int
+    email: str
+    display_name: str
+    role: Role
+    status: UserStatus
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Device:
+    key: str
+    label: str
+    bound_at: datetime
+    user_id: int
+
+
+@attrs.frozen(kw_only=True)
+class Attachment:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    width: int | None
+    height: int | None
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Ticket:
+    id: int
+    title: str
+    body: str
+    status: TicketStatus
+    priority: Priority
+    created_by: int | None
+    assignee_id: int | None
+    tags: list[str]
+    archived: bool
+    members: list[int]
+    comment_count: int
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime
+    attachments: list[Attachment] = attrs.field(factory=list)
+
+
+@attrs.frozen(kw_only=True)
+class Comment:
+    id: int
+    ticket_id: int
+    author_id: int | None
+    parent_id: int | None
+    body: str
+    internal: bool
+    attachments: list[Attachment]
+    created_at: datetime
+    edited_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class Presence:
+    user_id: int
+    status: PresenceStatus
+    status_text: str
+    viewing_ticket_id: int | None
+    last_seen: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class HistoryEntry:
+    """One line of a ticket's audit trail."""
+
+    id: int
+    ticket_id: int
+    actor_id: int | None
+    action: str
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class SearchHit:
+    kind: Literal["ticket", "comment"]
+    ticket_id: int
+    comment_id: int | None
+    snippet: str
+    rank: float
+
+
+@attrs.frozen(kw_only=True)
+class BoundDevice:
+    key: str
+    label: str
+    bound_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class SignIn:
+    """What ``auth.consume_magic_link`` answers."""
+
+    user: User
+    device: BoundDevice
+
+
+@attrs.frozen(kw_only=True)
+class WhoAmI:
+    user: User | None
+    device: str | None
+    role: Role | None
+    auth_mode: Literal["proxy", "dev"]
+
+
+@attrs.frozen(kw_only=True)
+class MagicLinkSent:
+    sent: bool
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class MagicLinkIssued:
+    token: str
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Removed:
+    removed: int
+
+
+@attrs.frozen(kw_only=True)
+class Done:
+    """The answer of a write that has nothing else to say."""
+
+    ok: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ProjectInfo:
+    name: str
+    title: str
+    version: str
+    auth_mode: Literal["proxy", "dev"]
+    overlay_address: str | None
+    counts: dict[str, int]
+
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a list method: the items and the cursor of the next page (``None`` at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SearchResults:
+    items: list[SearchHit]
+    next_cursor: str | None = None
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_unstructure_hook(datetime, format_time)
+    conv.register_structure_hook(datetime, lambda value, _type: parse_time(value))
+    return conv
+
+
+converter = _make_converter()
+"""The one converter: records to wire JSON (``unstructure``) and back (``structure``)."""

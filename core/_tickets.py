@@ -1,0 +1,405 @@
+"""Tickets, their members and their history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ._attachments import Attachments
+from ._audit import audit, history_page
+from ._context import Context
+from ._errors import Conflict, Forbidden, InvalidParams, NotFound
+from ._identity import Actor
+from ._jsonschema import Unset
+from ._paging import decode_cursor, encode_cursor
+from ._permissions import Scope, permits, require
+from ._records import (
+    HistoryEntry,
+    Page,
+    Priority,
+    Ticket,
+    TicketStatus,
+    User,
+    converter,
+    format_time,
+    parse_time,
+)
+from ._users import Users, user_from_row
+
+MAX_TAGS = 20
+
+
+def clean_title(title: str) -> str:
+    title = title.strip()
+    if not 1 <= len(title) <= 200:
+        raise InvalidParams.field("title", "1 to 200 characters after trimming")
+    return title
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+    if len(cleaned) > MAX_TAGS or any(len(t) > 50 for t in cleaned):
+        raise InvalidParams.field("tags", f"at most {MAX_TAGS} tags of at most 50 characters")
+    return cleaned
+
+
+def check_body(body: str, limit: int, field: str = "body") -> str:
+    if len(body.encode()) > limit:
+        raise InvalidParams.field(field, f"at most {limit} bytes")
+    return body
+
+
+class Tickets:
+    def __init__(self, ctx: Context, users: Users, attachments: Attachments) -> None:
+        self.ctx = ctx
+        self.storage = ctx.storage
+        self.hub = ctx.hub
+        self.users = users
+        self.attachments = attachments
+
+    # -- loading ----------------------------------------------------------------------------
+    def members_of(self, ticket_id: int) -> frozenset[int]:
+        rows = self.storage.rows("SELECT user_id FROM members WHERE ticket_id = ?", (ticket_id,))
+        return frozenset(r[0] for r in rows)
+
+    def visible(self, actor: Actor, ticket_id: int) -> tuple[sqlite3.Row, frozenset[int]]:
+        """The ticket row and its members, or NotFound for what does not exist or cannot be seen."""
+        row = self.storage.row("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        if row is None:
+            raise NotFound.of("ticket", ticket_id)
+        members = self.members_of(ticket_id)
+        if not permits(actor, "ticket.read", Scope(members=members, created_by=row["created_by"])):
+            raise NotFound.of("ticket", ticket_id)
+        return row, members
+
+    def _records(self, rows: list[sqlite3.Row]) -> list[Ticket]:
+        ids = [r["id"] for r in rows]
+        members: dict[int, list[int]] = {i: [] for i in ids}
+        if ids:
+            marks = ",".join("?" * len(ids))
+            for m in self.storage.rows(
+                f"SELECT ticket_id, user_id FROM members WHERE ticket_id IN ({marks}) ORDER BY added_at, user_id",
+                ids,
+            ):
+                members[m[0]].append(m[1])
+        attachments = self.attachments.for_ticket(ids)
+        return [
+            Ticket(
+                id=r["id"],
+                title=r["title"],
+                body=r["body"],
+                status=r["status"],
+                priority=r["priority"],
+                created_by=r["created_by"],
+                assignee_id=r["assignee_id"],
+                tags=json.loads(r["tags"]),
+                archived=bool(r["archived"]),
+                members=members[r["id"]],
+                comment_count=r["comment_count"],
+                created_at=parse_time(r["created_at"]),
+                updated_at=parse_time(r["updated_at"]),
+                last_activity_at=parse_time(r["last_activity_at"]),
+                attachments=attachments[r["id"]],
+            )
+            for r in rows
+        ]
+
+    def load(self, ticket_id: int) -> Ticket:
+        row = self.storage.row("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        if row is None:
+            raise NotFound.of("ticket", ticket_id)
+        return self._records([row])[0]
+
+    def _emit(self, type: str, actor: Actor, ticket: Ticket, data: dict[str, Any], **extra: Any) -> None:
+        self.hub.record(
+            type,
+            ts=self.ctx.now(),
+            ticket_id=ticket.id,
+            actor_id=actor.user_id,
+            data=data,
+            members=extra.pop("members", frozenset(ticket.members)),
+            **extra,
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, actor: Actor, ticket_id: int) -> Ticket:
+        row, _ = self.visible(actor, ticket_id)
+        return self._records([row])[0]
+
+    def list(
+        self,
+        actor: Actor,
+        *,
+        status: TicketStatus | None,
+        assignee_id: int | None,
+        archived: bool,
+        mine: bool,
+        query: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Ticket]:
+        key = decode_cursor(cursor, str, int)
+        joins = ""
+        where = ["t.archived = ?"]
+        params: list[Any] = [int(archived)]
+        if not actor.is_staff:
+            joins = "JOIN members m ON m.ticket_id = t.id AND m.user_id = ?"
+            params.insert(0, actor.user_id)
+        if status is not None:
+            where.append("t.status = ?")
+            params.append(status)
+        if assignee_id is not None:
+            where.append("t.assignee_id = ?")
+            params.append(assignee_id)
+        if mine:
+            where.append("(t.assignee_id = ? OR t.created_by = ?)")
+            params += [actor.user_id, actor.user_id]
+        if query:
+            where.append(
+                "t.id IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ? AND (internal = 0 OR ?))"
+            )
+            params += [query, int(actor.is_staff)]
+        if key:
+            where.append("(t.last_activity_at, t.id) < (?, ?)")
+            params += list(key)
+        sql = (
+            f"SELECT t.* FROM tickets t {joins} WHERE {' AND '.join(where)} "
+            "ORDER BY t.last_activity_at DESC, t.id DESC LIMIT ?"
+        )
+        try:
+            rows = self.storage.rows(sql, (*params, limit + 1))
+        except sqlite3.OperationalError as exc:
+            if query and ("fts5" in str(exc) or "syntax" in str(exc)):
+                raise InvalidParams.field("query", f"malformed search query: {exc}") from None
+            raise
+        items = self._records(rows[:limit])
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["last_activity_at"], last["id"])
+        return Page(items=items, next_cursor=next_cursor)
+
+    def history(self, actor: Actor, ticket_id: int, limit: int, cursor: str | None) -> Page[HistoryEntry]:
+        self.visible(actor, ticket_id)
+        key = decode_cursor(cursor, int)
+        entries = history_page(
+            self.storage,
+            ticket_id,
+            include_internal=actor.is_staff,
+            after=key[0] if key else 0,
+            limit=limit + 1,
+        )
+        items = entries[:limit]
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(entries) > limit else None)
+
+    # -- writes -----------------------------------------------------------------------------
+    def create(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        body: str,
+        priority: Priority,
+        tags: list[str],
+        attachment_ids: list[int],
+    ) -> Ticket:
+        title = clean_title(title)
+        body = check_body(body, self.ctx.limits.ticket_body_max_bytes)
+        tags = clean_tags(tags)
+        now = self.ctx.now()
+        stamp = format_time(now)
+        with self.hub.transaction():
+            ticket_id = self.storage.insert(
+                "tickets",
+                {
+                    "title": title,
+                    "body": body,
+                    "status": "open",
+                    "priority": priority,
+                    "created_by": actor.user_id,
+                    "tags": json.dumps(tags),
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "last_activity_at": stamp,
+                },
+            )
+            self.storage.insert(
+                "members", {"ticket_id": ticket_id, "user_id": actor.user_id, "added_at": stamp}
+            )
+            self.attachments.claim(actor, attachment_ids, ticket_id=ticket_id, comment_id=None)
+            ticket = self.load(ticket_id)
+            audit(self.storage, ts=now, actor_id=actor.user_id, action="ticket.created", ticket_id=ticket_id)
+            self._emit("ticket.created", actor, ticket, {"ticket": converter.unstructure(ticket)})
+        return ticket
+
+    def update(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        *,
+        title: str | Unset,
+        body: str | Unset,
+        status: TicketStatus | Unset,
+        priority: Priority | Unset,
+        assignee_id: int | None | Unset,
+        tags: list[str] | Unset,
+    ) -> Ticket:
+        row, members = self.visible(actor, ticket_id)
+        scope = Scope(members=members, created_by=row["created_by"])
+        changes: dict[str, Any] = {}
+        if not isinstance(title, Unset):
+            require(actor, "ticket.edit_content", scope)
+            changes["title"] = clean_title(title)
+        if not isinstance(body, Unset):
+            require(actor, "ticket.edit_content", scope)
+            changes["body"] = check_body(body, self.ctx.limits.ticket_body_max_bytes)
+        if not isinstance(status, Unset) and status != row["status"]:
+            reopening = status == "open" and row["status"] != "open"
+            if not permits(actor, "ticket.manage", scope) and not (
+                reopening and permits(actor, "ticket.reopen", scope)
+            ):
+                raise Forbidden("customers may only reopen their own tickets")
+            changes["status"] = status
+        for column, value in (("priority", priority), ("tags", tags)):
+            if not isinstance(value, Unset):
+                require(actor, "ticket.manage", scope)
+                changes[column] = json.dumps(clean_tags(value)) if column == "tags" else value  # type: ignore[arg-type]
+        new_member: int | None = None
+        if not isinstance(assignee_id, Unset):
+            require(actor, "ticket.manage", scope)
+            if assignee_id is not None:
+                if self.users.role_of(assignee_id) not in ("support", "admin"):
+                    raise InvalidParams.field("assignee_id", "must be a support agent or admin")
+                if assignee_id not in members:
+                    new_member = assignee_id
+            changes["assignee_id"] = assignee_id
+        changes = {k: v for k, v in changes.items() if v != row[k]}
+        if not changes:
+            return self._records([row])[0]
+        now = self.ctx.now()
+        stamp = format_time(now)
+        with self.hub.transaction():
+            assignments = ", ".join(f"{c} = ?" for c in changes)
+            self.storage.execute(
+                f"UPDATE tickets SET {assignments}, updated_at = ?, last_activity_at = ? WHERE id = ?",
+                (*changes.values(), stamp, stamp, ticket_id),
+            )
+            if new_member is not None:
+                self.storage.insert(
+                    "members", {"ticket_id": ticket_id, "user_id": new_member, "added_at": stamp}
+                )
+            ticket = self.load(ticket_id)
+            diff = {
+                c: {"from": json.loads(row[c]) if c == "tags" else row[c], "to": getattr(ticket, c)}
+                for c in changes
+            }
+            audit(
+                self.storage,
+                ts=now,
+                actor_id=actor.user_id,
+                action="ticket.updated",
+                ticket_id=ticket_id,
+                detail=diff,
+            )
+            self._emit(
+                "ticket.updated", actor, ticket, {"ticket": converter.unstructure(ticket), "changes": diff}
+            )
+        return ticket
+
+    def set_archived(self, actor: Actor, ticket_id: int, archived: bool) -> Ticket:
+        row, members = self.visible(actor, ticket_id)
+        require(actor, "ticket.manage", Scope(members=members))
+        if bool(row["archived"]) == archived:
+            return self._records([row])[0]
+        now = self.ctx.now()
+        kind = "ticket.archived" if archived else "ticket.unarchived"
+        with self.hub.transaction():
+            self.storage.execute(
+                "UPDATE tickets SET archived = ?, updated_at = ? WHERE id = ?",
+                (int(archived), format_time(now), ticket_id),
+            )
+            ticket = self.load(ticket_id)
+            audit(self.storage, ts=now, actor_id=actor.user_id, action=kind, ticket_id=ticket_id)
+            self._emit(kind, actor, ticket, {"ticket": converter.unstructure(ticket)})
+        return ticket
+
+    def delete(self, actor: Actor, ticket_id: int) -> Ticket:
+        _, members = self.visible(actor, ticket_id)
+        require(actor, "ticket.delete", Scope(members=members))
+        ticket = self.load(ticket_id)
+        shas = [
+            r[0]
+            for r in self.storage.rows("SELECT sha256 FROM attachments WHERE ticket_id = ?", (ticket_id,))
+        ]
+        now = self.ctx.now()
+        with self.hub.transaction():
+            self.storage.execute("DELETE FROM tickets WHERE id = ?", (ticket_id,))
+            audit(
+                self.storage,
+                ts=now,
+                actor_id=actor.user_id,
+                action="ticket.deleted",
+                ticket_id=ticket_id,
+                detail={"title": ticket.title},
+            )
+            # The members are gone with the ticket: the event keeps who may hear of its deletion.
+            self._emit("ticket.deleted", actor, ticket, {"ticket_id": ticket_id}, members=members)
+        self.attachments.forget_files(shas)
+        return ticket
+
+    # -- members ----------------------------------------------------------------------------
+    def member_list(self, actor: Actor, ticket_id: int, limit: int, cursor: str | None) -> Page[User]:
+        self.visible(actor, ticket_id)
+        key = decode_cursor(cursor, int)
+        rows = self.storage.rows(
+            "SELECT u.* FROM members m JOIN users u ON u.id = m.user_id WHERE m.ticket_id = ? AND u.id > ? "
+            "ORDER BY u.id LIMIT ?",
+            (ticket_id, key[0] if key else 0, limit + 1),
+        )
+        items = [user_from_row(r) for r in rows[:limit]]
+        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+    def member_change(self, actor: Actor, ticket_id: int, user_id: int, add: bool) -> Ticket:
+        _, members = self.visible(actor, ticket_id)
+        require(actor, "ticket.manage", Scope(members=members))
+        if self.users.load(user_id) is None:
+            raise NotFound.of("user", user_id)
+        if add and user_id in members:
+            raise Conflict("already a member", {"user_id": user_id})
+        if not add and user_id not in members:
+            raise NotFound.of("member", user_id)
+        now = self.ctx.now()
+        kind = "member.added" if add else "member.removed"
+        with self.hub.transaction():
+            if add:
+                self.storage.insert(
+                    "members", {"ticket_id": ticket_id, "user_id": user_id, "added_at": format_time(now)}
+                )
+            else:
+                self.storage.execute(
+                    "DELETE FROM members WHERE ticket_id = ? AND user_id = ?", (ticket_id, user_id)
+                )
+            ticket = self.load(ticket_id)
+            audit(
+                self.storage,
+                ts=now,
+                actor_id=actor.user_id,
+                action=kind,
+                ticket_id=ticket_id,
+                detail={"user_id": user_id},
+            )
+            self._emit(
+                kind,
+                actor,
+                ticket,
+                {"ticket_id": ticket_id, "user_id": user_id},
+                subject_user_id=user_id,
+                members=members | {user_id},
+            )
+        return ticket
+
+    def touch_activity(self, ticket_id: int, stamp: str) -> None:
+        self.storage.execute(
+            "UPDATE tickets SET last_activity_at = ?, updated_at = ? WHERE id = ?", (stamp, stamp, ticket_id)
+        )
