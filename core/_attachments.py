@@ -67,9 +67,7 @@ def _decode(data: bytes, sniffed: str) -> _Decoded:
         with Image.open(io.BytesIO(data)) as img:
             actual = _PIL_TYPES.get(img.format or "")
             if actual != sniffed:
-                raise PayloadTooLarge(
-                    "the file is not the image its header claims", {"reason": "corrupt image"}
-                )
+                raise PayloadTooLarge("the file is not the image its header claims", {"reason": "corrupt image"})
             width, height = img.size
             img.seek(0)
             thumb = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img.copy()
@@ -109,9 +107,7 @@ class Attachments:
         self.root = ctx.data_dir / "attachments"
 
     def path_for(self, sha256: str, *, thumb: bool = False) -> Path:
-        return (
-            self.root / ("thumbs" if thumb else "files") / sha256[:2] / (sha256 + (".png" if thumb else ""))
-        )
+        return self.root / ("thumbs" if thumb else "files") / sha256[:2] / (sha256 + (".png" if thumb else ""))
 
     def _write_atomically(self, path: Path, data: bytes) -> None:
         if path.exists():
@@ -143,9 +139,7 @@ class Attachments:
         decoded = await trio.to_thread.run_sync(_decode, data, sniffed)
         sha = hashlib.sha256(data).hexdigest()
         await trio.to_thread.run_sync(self._write_atomically, self.path_for(sha), data)
-        await trio.to_thread.run_sync(
-            self._write_atomically, self.path_for(sha, thumb=True), decoded.thumbnail
-        )
+        await trio.to_thread.run_sync(self._write_atomically, self.path_for(sha, thumb=True), decoded.thumbnail)
         with self.storage.write():
             attachment_id = self.storage.insert(
                 "attachments",
@@ -167,13 +161,9 @@ class Attachments:
     def claim(self, actor: Actor, ids: Iterable[int], *, ticket_id: int, comment_id: int | None) -> None:
         """Attach the caller's pending uploads (inside the caller's write transaction)."""
         for attachment_id in dict.fromkeys(ids):
-            row = self.storage.row(
-                "SELECT uploader_id, ticket_id FROM attachments WHERE id = ?", (attachment_id,)
-            )
+            row = self.storage.row("SELECT uploader_id, ticket_id FROM attachments WHERE id = ?", (attachment_id,))
             if row is None or row["uploader_id"] != actor.user_id or row["ticket_id"] is not None:
-                raise InvalidParams.field(
-                    "attachment_ids", f"{attachment_id} is not a pending upload of yours"
-                )
+                raise InvalidParams.field("attachment_ids", f"{attachment_id} is not a pending upload of yours")
             self.storage.execute(
                 "UPDATE attachments SET ticket_id = ?, comment_id = ? WHERE id = ?",
                 (ticket_id, comment_id, attachment_id),
@@ -213,8 +203,7 @@ class Attachments:
                 raise NotFound.of("attachment", attachment_id)
             return row
         members = frozenset(
-            r[0]
-            for r in self.storage.rows("SELECT user_id FROM members WHERE ticket_id = ?", (row["ticket_id"],))
+            r[0] for r in self.storage.rows("SELECT user_id FROM members WHERE ticket_id = ?", (row["ticket_id"],))
         )
         scope = Scope(members=members, internal=bool(row["comment_internal"]))
         if not permits(actor, "comment.read", scope):
@@ -237,9 +226,7 @@ class Attachments:
             rows = self.storage.rows(
                 "SELECT id, sha256 FROM attachments WHERE ticket_id IS NULL AND created_at < ?", (cutoff,)
             )
-            self.storage.execute(
-                "DELETE FROM attachments WHERE ticket_id IS NULL AND created_at < ?", (cutoff,)
-            )
+            self.storage.execute("DELETE FROM attachments WHERE ticket_id IS NULL AND created_at < ?", (cutoff,))
         self.forget_files({r["sha256"] for r in rows})
         return Removed(removed=len(rows))
 

@@ -53,9 +53,7 @@ class Auth:
             limits.magic_links_per_device_window_s,
             now,
         )
-        self._check_rate(
-            "email", email, limits.magic_links_per_email, limits.magic_links_per_email_window_s, now
-        )
+        self._check_rate("email", email, limits.magic_links_per_email, limits.magic_links_per_email_window_s, now)
         expires = now + timedelta(seconds=limits.magic_link_ttl_s)
         enrolled = self.storage.scalar("SELECT 1 FROM users WHERE email = ? AND status = 'active'", (email,))
         token = secrets.token_urlsafe(32) if enrolled else None
@@ -116,12 +114,8 @@ class Auth:
             or parse_time(row["expires_at"]) <= now
             or (row["device_key"] is not None and row["device_key"] != actor.device)
         ):
-            raise InvalidToken(
-                "this sign-in link is unknown, used, expired, or was requested from another device"
-            )
-        user_row = self.storage.row(
-            "SELECT * FROM users WHERE email = ? AND status = 'active'", (row["email"],)
-        )
+            raise InvalidToken("this sign-in link is unknown, used, expired, or was requested from another device")
+        user_row = self.storage.row("SELECT * FROM users WHERE email = ? AND status = 'active'", (row["email"],))
         if user_row is None:
             raise InvalidToken("the account of this sign-in link is disabled")
         stamp = format_time(now)
@@ -135,9 +129,7 @@ class Auth:
                 "bound_at = excluded.bound_at",
                 (actor.device, user_row["id"], label, stamp),
             )
-            audit(
-                self.storage, ts=now, actor_id=user_row["id"], action="device.bound", detail={"label": label}
-            )
+            audit(self.storage, ts=now, actor_id=user_row["id"], action="device.bound", detail={"label": label})
         user = self.users.load(user_row["id"])
         assert user is not None
         return SignIn(user=user, device=BoundDevice(key=actor.device, label=label, bound_at=now))

@@ -157,9 +157,7 @@ class Comments:
         row, scope = self._visible(actor, comment_id)
         require(actor, "comment.edit", scope)
         body = check_body(body, self.ctx.limits.comment_body_max_bytes)
-        has_images = bool(
-            self.storage.scalar("SELECT 1 FROM attachments WHERE comment_id = ?", (comment_id,))
-        )
+        has_images = bool(self.storage.scalar("SELECT 1 FROM attachments WHERE comment_id = ?", (comment_id,)))
         if not body.strip() and not has_images:
             raise InvalidParams.field("body", "empty: write something or delete the comment")
         now = self.ctx.now()

@@ -53,9 +53,7 @@ class Dispatcher:
             if not request:
                 return _dumps(_error(None, InvalidRequest("invalid request: empty batch")))
             if len(request) > MAX_BATCH:
-                return _dumps(
-                    _error(None, InvalidRequest(f"invalid request: batches hold at most {MAX_BATCH}"))
-                )
+                return _dumps(_error(None, InvalidRequest(f"invalid request: batches hold at most {MAX_BATCH}")))
             answers = [await self._one(item, actor) for item in request]
             replies = [a for a in answers if a is not _NO_RESPONSE]
             return _dumps(replies) if replies else None

@@ -154,9 +154,7 @@ class Subscription:
 class EventHub:
     """Records events inside write transactions and fans them out after commit."""
 
-    def __init__(
-        self, storage: Storage, project: str, *, buffer: int = 1024, retention: int = 100_000
-    ) -> None:
+    def __init__(self, storage: Storage, project: str, *, buffer: int = 1024, retention: int = 100_000) -> None:
         self.storage = storage
         self.project = project
         self.buffer = buffer

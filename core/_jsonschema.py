@@ -65,11 +65,7 @@ def _schema(tp: Any) -> dict[str, Any]:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is Literal:
-        return (
-            {"type": "string", "enum": list(args)}
-            if all(isinstance(a, str) for a in args)
-            else {"enum": list(args)}
-        )
+        return {"type": "string", "enum": list(args)} if all(isinstance(a, str) for a in args) else {"enum": list(args)}
     if origin in (Union, types.UnionType):
         members = [a for a in args if a is not Unset]
         if len(members) == 1:

@@ -221,7 +221,7 @@ class TicketUpdateParams:
     body: str | Unset = field(default=UNSET, metadata=constraints(maxLength=65536))
     status: TicketStatus | Unset = UNSET
     priority: Priority | Unset = UNSET
-    assignee_id: int | None | Unset = UNSET
+    assignee_id: int | Unset | None = UNSET
     tags: list[str] | Unset = field(default=UNSET, metadata=constraints(maxItems=50))
 
 
@@ -452,17 +452,13 @@ def presence_list(s: Services, actor: Actor, params: Paged) -> Page[Presence]:
     return s.presence.list(actor, params.limit, params.cursor)
 
 
-@methods.method(
-    "presence.set_viewing_ticket", identity="user", effect="write", idempotent=True, errors=(-32003,)
-)
+@methods.method("presence.set_viewing_ticket", identity="user", effect="write", idempotent=True, errors=(-32003,))
 def presence_viewing(s: Services, actor: Actor, params: ViewingParams) -> Presence:
     """Say which ticket you are looking at (null: none)."""
     return s.presence.set_viewing(actor, params.ticket_id)
 
 
-@methods.method(
-    "presence.set_composing", identity="user", effect="write", idempotent=True, errors=(-32002, -32003)
-)
+@methods.method("presence.set_composing", identity="user", effect="write", idempotent=True, errors=(-32002, -32003))
 def presence_composing(s: Services, actor: Actor, params: ComposingParams) -> Composing:
     """Say you are writing a reply; it expires by itself after 10 s unless renewed."""
     return s.presence.set_composing(actor, params.ticket_id, params.internal)

@@ -28,9 +28,7 @@ def openrpc_document(registry: Registry, *, title: str, version: str, descriptio
             "paramStructure": "by-name",
             "params": params,
             "result": {"name": "result", "schema": spec.result_schema},
-            "errors": [
-                {"code": code, "message": ERRORS_BY_CODE[code].default_message} for code in spec.errors
-            ],
+            "errors": [{"code": code, "message": ERRORS_BY_CODE[code].default_message} for code in spec.errors],
             "x-hero-intent": {
                 "identity": spec.identity,
                 "effect": spec.effect,

@@ -50,7 +50,7 @@ class Scope:
     role: Role | None = None  # the role being granted (enroll / update)
 
 
-def permits(actor: Actor, action: Action, scope: Scope = Scope()) -> bool:  # noqa: B008 - frozen default
+def permits(actor: Actor, action: Action, scope: Scope = Scope()) -> bool:
     """Whether ``actor`` may do ``action`` on the thing described by ``scope``."""
     if actor.user_id is None:
         return False
@@ -94,7 +94,7 @@ def require_identity(actor: Actor, identity: Identity) -> None:
         raise Forbidden("administrators only")
 
 
-def require(actor: Actor, action: Action, scope: Scope = Scope()) -> None:  # noqa: B008
+def require(actor: Actor, action: Action, scope: Scope = Scope()) -> None:
     """``permits`` or ``Forbidden``; for things the caller can already see (else use NotFound)."""
     if not permits(actor, action, scope):
         raise Forbidden(f"not allowed: {action}")

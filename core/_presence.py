@@ -88,9 +88,7 @@ class PresenceService:
             for r in page
             if permits(actor, "presence.read", Scope(subject_id=r["user_id"], subject_role=r["role"]))
         ]
-        return Page(
-            items=items, next_cursor=encode_cursor(page[-1]["user_id"]) if len(rows) > limit else None
-        )
+        return Page(items=items, next_cursor=encode_cursor(page[-1]["user_id"]) if len(rows) > limit else None)
 
     def set_viewing(self, actor: Actor, ticket_id: int | None) -> Presence:
         assert actor.user_id is not None

@@ -128,9 +128,7 @@ class Project:
         self.version = __version__
         self.storage = Storage(config.data_dir / DATABASE_FILE)
         try:
-            self.hub = EventHub(
-                self.storage, config.name, buffer=config.event_buffer, retention=config.event_retention
-            )
+            self.hub = EventHub(self.storage, config.name, buffer=config.event_buffer, retention=config.event_retention)
             self.ctx = Context(
                 storage=self.storage,
                 hub=self.hub,
@@ -178,9 +176,7 @@ class Project:
             "socket": "rpc",
         }
 
-    async def run_housekeeping(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
+    async def run_housekeeping(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Expire "composing" indicators; runs until cancelled."""
         task_status.started()
         while True:

@@ -44,9 +44,7 @@ class MethodSpec:
         errors = sorted(self.validator.iter_errors(params), key=lambda e: (len(e.path), str(e.path)))
         if errors:
             raise _invalid(errors[0], params)
-        values = {
-            k: int(v) if k in self.int_fields and isinstance(v, float) else v for k, v in params.items()
-        }
+        values = {k: int(v) if k in self.int_fields and isinstance(v, float) else v for k, v in params.items()}
         return self.params_cls(**values)
 
 

@@ -31,9 +31,7 @@ class Storage:
 
     def __init__(self, path: Path | str, *, target_version: int = LATEST_VERSION) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
-        self.conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, cached_statements=256
-        )
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, cached_statements=256)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA journal_mode = WAL")

@@ -224,9 +224,7 @@ class Tickets:
                     "last_activity_at": stamp,
                 },
             )
-            self.storage.insert(
-                "members", {"ticket_id": ticket_id, "user_id": actor.user_id, "added_at": stamp}
-            )
+            self.storage.insert("members", {"ticket_id": ticket_id, "user_id": actor.user_id, "added_at": stamp})
             self.attachments.claim(actor, attachment_ids, ticket_id=ticket_id, comment_id=None)
             ticket = self.load(ticket_id)
             audit(self.storage, ts=now, actor_id=actor.user_id, action="ticket.created", ticket_id=ticket_id)
@@ -242,7 +240,7 @@ class Tickets:
         body: str | Unset,
         status: TicketStatus | Unset,
         priority: Priority | Unset,
-        assignee_id: int | None | Unset,
+        assignee_id: int | Unset | None,
         tags: list[str] | Unset,
     ) -> Ticket:
         row, members = self.visible(actor, ticket_id)
@@ -286,13 +284,10 @@ class Tickets:
                 (*changes.values(), stamp, stamp, ticket_id),
             )
             if new_member is not None:
-                self.storage.insert(
-                    "members", {"ticket_id": ticket_id, "user_id": new_member, "added_at": stamp}
-                )
+                self.storage.insert("members", {"ticket_id": ticket_id, "user_id": new_member, "added_at": stamp})
             ticket = self.load(ticket_id)
             diff = {
-                c: {"from": json.loads(row[c]) if c == "tags" else row[c], "to": getattr(ticket, c)}
-                for c in changes
+                c: {"from": json.loads(row[c]) if c == "tags" else row[c], "to": getattr(ticket, c)} for c in changes
             }
             audit(
                 self.storage,
@@ -302,9 +297,7 @@ class Tickets:
                 ticket_id=ticket_id,
                 detail=diff,
             )
-            self._emit(
-                "ticket.updated", actor, ticket, {"ticket": converter.unstructure(ticket), "changes": diff}
-            )
+            self._emit("ticket.updated", actor, ticket, {"ticket": converter.unstructure(ticket), "changes": diff})
         return ticket
 
     def set_archived(self, actor: Actor, ticket_id: int, archived: bool) -> Ticket:
@@ -328,10 +321,7 @@ class Tickets:
         _, members = self.visible(actor, ticket_id)
         require(actor, "ticket.delete", Scope(members=members))
         ticket = self.load(ticket_id)
-        shas = [
-            r[0]
-            for r in self.storage.rows("SELECT sha256 FROM attachments WHERE ticket_id = ?", (ticket_id,))
-        ]
+        shas = [r[0] for r in self.storage.rows("SELECT sha256 FROM attachments WHERE ticket_id = ?", (ticket_id,))]
         now = self.ctx.now()
         with self.hub.transaction():
             self.storage.execute("DELETE FROM tickets WHERE id = ?", (ticket_id,))
@@ -377,9 +367,7 @@ class Tickets:
                     "members", {"ticket_id": ticket_id, "user_id": user_id, "added_at": format_time(now)}
                 )
             else:
-                self.storage.execute(
-                    "DELETE FROM members WHERE ticket_id = ? AND user_id = ?", (ticket_id, user_id)
-                )
+                self.storage.execute("DELETE FROM members WHERE ticket_id = ? AND user_id = ?", (ticket_id, user_id))
             ticket = self.load(ticket_id)
             audit(
                 self.storage,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from ._audit import audit
 from ._context import Context
 from ._errors import Conflict, Forbidden, InvalidParams, NotFound
 from ._identity import Actor, Caller, Role
-from ._audit import audit
 from ._jsonschema import Unset
 from ._paging import decode_cursor, encode_cursor
 from ._permissions import Scope, permits, require
@@ -37,9 +37,7 @@ def user_from_row(row: sqlite3.Row) -> User:
 
 
 def device_from_row(row: sqlite3.Row) -> Device:
-    return Device(
-        key=row["key"], label=row["label"], bound_at=parse_time(row["bound_at"]), user_id=row["user_id"]
-    )
+    return Device(key=row["key"], label=row["label"], bound_at=parse_time(row["bound_at"]), user_id=row["user_id"])
 
 
 class Users:
@@ -79,9 +77,7 @@ class Users:
             )
         if row is None or row["status"] != "active":
             return Actor(user_id=None, role=None, device=caller.device, auth_mode=mode)
-        return Actor(
-            user_id=row["id"], role=row["role"], device=caller.device, auth_mode=mode, email=row["email"]
-        )
+        return Actor(user_id=row["id"], role=row["role"], device=caller.device, auth_mode=mode, email=row["email"])
 
     # -- users ------------------------------------------------------------------------------
     def load(self, user_id: int) -> User | None:
@@ -140,9 +136,7 @@ class Users:
             raise NotFound.of("user", user_id)
         return user
 
-    def list(
-        self, actor: Actor, role: Role | None, query: str | None, limit: int, cursor: str | None
-    ) -> Page[User]:
+    def list(self, actor: Actor, role: Role | None, query: str | None, limit: int, cursor: str | None) -> Page[User]:
         key = decode_cursor(cursor, int)
         where = ["id > ?"]
         params: list[object] = [key[0] if key else 0]
@@ -186,9 +180,7 @@ class Users:
         if changes:
             with self.storage.write():
                 assignments = ", ".join(f"{column} = ?" for column in changes)
-                self.storage.execute(
-                    f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user_id)
-                )
+                self.storage.execute(f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user_id))
                 audit(
                     self.storage,
                     ts=self.ctx.now(),
