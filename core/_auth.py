@@ -32,7 +32,9 @@ class Auth:
     def _check_rate(self, column: str, value: str, allowed: int, window_s: int, now: datetime) -> None:
         since = format_time(now - timedelta(seconds=window_s))
         rows = self.storage.rows(
-            f"SELECT created_at FROM magic_links WHERE {column} = ? AND created_at > ? ORDER BY created_at",
+            # Only self-requested links count: invitations issued by an admin are not a flood risk.
+            f"SELECT created_at FROM magic_links WHERE {column} = ? AND created_at > ? AND device_key IS NOT NULL "
+            "ORDER BY created_at",
             (value, since),
         )
         if len(rows) >= allowed:

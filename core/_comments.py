@@ -97,6 +97,10 @@ class Comments:
                 },
             )
             self.attachments.claim(actor, attachment_ids, ticket_id=ticket_id, comment_id=comment_id)
+            if not internal and actor.user_id is not None and actor.user_id not in members:
+                # Whoever replies publicly takes part in the ticket: the customer can see who they are.
+                self.storage.insert("members", {"ticket_id": ticket_id, "user_id": actor.user_id, "added_at": stamp})
+                members = members | {actor.user_id}
             self.storage.execute(
                 "UPDATE tickets SET comment_count = comment_count + 1, last_activity_at = ?, updated_at = ? "
                 "WHERE id = ?",

@@ -178,7 +178,7 @@ def user_enroll(s: Services, actor: Actor, params: EnrollParams) -> User:
 @methods.method("user.list", identity="support")
 def user_list(s: Services, actor: Actor, params: UserListParams) -> Page[User]:
     """List users, optionally by role or matching a query on email and name."""
-    return s.users.list(actor, params.role, params.query, params.limit, params.cursor)
+    return s.users.find(actor, params.role, params.query, params.limit, params.cursor)
 
 
 @methods.method("user.get", identity="user", errors=(-32003,))
@@ -254,7 +254,7 @@ def ticket_get(s: Services, actor: Actor, params: ById) -> Ticket:
 @methods.method("ticket.list", identity="user")
 def ticket_list(s: Services, actor: Actor, params: TicketListParams) -> Page[Ticket]:
     """Tickets by most recent activity; customers see only their own."""
-    return s.tickets.list(
+    return s.tickets.find(
         actor,
         status=params.status,
         assignee_id=params.assignee_id,
@@ -449,7 +449,7 @@ def presence_update(s: Services, actor: Actor, params: PresenceUpdateParams) -> 
 @methods.method("presence.list", identity="user")
 def presence_list(s: Services, actor: Actor, params: Paged) -> Page[Presence]:
     """The presence of the people you may see (customers: themselves and the agents)."""
-    return s.presence.list(actor, params.limit, params.cursor)
+    return s.presence.visible(actor, params.limit, params.cursor)
 
 
 @methods.method("presence.set_viewing_ticket", identity="user", effect="write", idempotent=True, errors=(-32003,))

@@ -79,7 +79,6 @@ def permits(actor: Actor, action: Action, scope: Scope = Scope()) -> bool:
             return staff or scope.subject_id == me or scope.shares_ticket
         case "user.enroll":
             return actor.is_admin or (staff and scope.role == "customer")
-    return False
 
 
 def require_identity(actor: Actor, identity: Identity) -> None:

@@ -74,7 +74,7 @@ class PresenceService:
             row = self._row(actor.user_id)
         return presence_from_row(row)
 
-    def list(self, actor: Actor, limit: int, cursor: str | None) -> Page[Presence]:
+    def visible(self, actor: Actor, limit: int, cursor: str | None) -> Page[Presence]:
         key = decode_cursor(cursor, int)
         rows = self.storage.rows(
             "SELECT p.*, u.role FROM presence p JOIN users u ON u.id = p.user_id "

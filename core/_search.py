@@ -13,6 +13,13 @@ from ._records import SearchHit, SearchResults
 _STORAGE_FAILURES = ("locked", "disk", "i/o", "readonly", "no such table: search_index")
 
 
+def malformed_query(exc: sqlite3.OperationalError, field: str) -> InvalidParams:
+    """The -32602 for an FTS5 query the user mistyped; re-raises real storage failures."""
+    if any(word in str(exc).lower() for word in _STORAGE_FAILURES):
+        raise exc
+    return InvalidParams.field(field, f"malformed search query ({exc})")
+
+
 class Search:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -43,9 +50,7 @@ class Search:
         try:
             rows = self.storage.rows(sql, (*params, limit + 1))
         except sqlite3.OperationalError as exc:
-            if any(word in str(exc).lower() for word in _STORAGE_FAILURES):
-                raise
-            raise InvalidParams.field("q", f"malformed search query ({exc})") from None
+            raise malformed_query(exc, "q") from None
         items = [
             SearchHit(
                 kind=r["kind"],

@@ -61,7 +61,7 @@ class Storage:
             return
         with self.write():
             if not self.db["schema_version"].exists():
-                self.db["schema_version"].create({"version": int, "applied_at": str}, pk="version")
+                self.conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
             for version in range(current, target):
                 log.info("migrating %s to schema version %d", self.path, version + 1)
                 MIGRATIONS[version](self.conn)

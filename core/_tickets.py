@@ -25,6 +25,7 @@ from ._records import (
     format_time,
     parse_time,
 )
+from ._search import malformed_query
 from ._users import Users, user_from_row
 
 MAX_TAGS = 20
@@ -127,7 +128,7 @@ class Tickets:
         row, _ = self.visible(actor, ticket_id)
         return self._records([row])[0]
 
-    def list(
+    def find(
         self,
         actor: Actor,
         *,
@@ -170,9 +171,9 @@ class Tickets:
         try:
             rows = self.storage.rows(sql, (*params, limit + 1))
         except sqlite3.OperationalError as exc:
-            if query and ("fts5" in str(exc) or "syntax" in str(exc)):
-                raise InvalidParams.field("query", f"malformed search query: {exc}") from None
-            raise
+            if not query:
+                raise
+            raise malformed_query(exc, "query") from None
         items = self._records(rows[:limit])
         next_cursor = None
         if len(rows) > limit:

@@ -86,7 +86,7 @@ class Users:
 
     def role_of(self, user_id: int) -> Role | None:
         role = self.storage.scalar("SELECT role FROM users WHERE id = ?", (user_id,))
-        return role  # type: ignore[no-any-return]
+        return role
 
     def enroll(self, actor: Actor, email: str, role: Role, display_name: str | None) -> User:
         require(actor, "user.enroll", Scope(role=role))
@@ -136,7 +136,7 @@ class Users:
             raise NotFound.of("user", user_id)
         return user
 
-    def list(self, actor: Actor, role: Role | None, query: str | None, limit: int, cursor: str | None) -> Page[User]:
+    def find(self, actor: Actor, role: Role | None, query: str | None, limit: int, cursor: str | None) -> Page[User]:
         key = decode_cursor(cursor, int)
         where = ["id > ?"]
         params: list[object] = [key[0] if key else 0]
