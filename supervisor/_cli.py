@@ -18,7 +18,14 @@ from hero_assistance import __version__
 # Modules that contribute subcommands, in the order --help lists them.
 _COMMAND_MODULES = (
     "hero_assistance.supervisor._cli_server",
+    "hero_assistance.supervisor._cli_ui",
+    "hero_assistance.supervisor._cli_admin",
+    "hero_assistance.supervisor._cli_demo",
+    "hero_assistance.supervisor._cli_run",
+    "hero_assistance.supervisor._cli_status",
+    "hero_assistance.supervisor._cli_user",
     "hero_assistance.supervisor._cli_mycelium",
+    "hero_assistance.supervisor._cli_service",
 )
 
 
