@@ -25,7 +25,7 @@ from ._records import (
     format_time,
     parse_time,
 )
-from ._search import malformed_query
+from ._search import check_self_contained, malformed_query
 from ._users import Users, user_from_row
 
 MAX_TAGS = 20
@@ -157,10 +157,10 @@ class Tickets:
             where.append("(t.assignee_id = ? OR t.created_by = ?)")
             params += [actor.user_id, actor.user_id]
         if query:
-            where.append(
-                "t.id IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ? AND (internal = 0 OR ?))"
-            )
-            params += [query, int(actor.is_staff)]
+            check_self_contained(query, "query")
+            where.append("t.id IN (SELECT ticket_id FROM search_index WHERE search_index MATCH ?)")
+            # The same audience narrowing as search.query: a customer's match never leaves their tickets.
+            params.append(query if actor.is_staff else f"({query}) AND audience:m{actor.user_id} NOT audience:internal")
         if key:
             where.append("(t.last_activity_at, t.id) < (?, ?)")
             params += list(key)

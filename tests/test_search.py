@@ -37,3 +37,29 @@ async def test_malformed_queries_are_invalid_params(project: Project, desk: Desk
     with pytest.raises(InvalidParams) as err:
         await desk.alice.call(project, "search.query", q=q)
     assert err.value.data["field"] == "q"
+
+
+async def test_a_query_cannot_escape_its_audience(project: Project, desk: Desk) -> None:
+    await desk.bob.call(project, "ticket.create", title="bob secret", body="hidden")
+    for q in ["x) OR (secret", "x) OR secret OR (y", '"x) OR (secret']:
+        with pytest.raises(InvalidParams):
+            await desk.alice.call(project, "search.query", q=q)
+        with pytest.raises(InvalidParams):
+            await desk.alice.call(project, "ticket.list", query=q)
+    assert (await desk.alice.call(project, "search.query", q="secret OR hidden"))["items"] == []
+    assert (await desk.alice.call(project, "search.query", q='x" OR "secret'))["items"] == []
+    assert (await desk.alice.call(project, "search.query", q="audience:internal OR secret"))["items"] == []
+
+
+async def test_membership_changes_move_search_visibility(project: Project, desk: Desk) -> None:
+    ticket = await desk.alice.call(project, "ticket.create", title="shared printer")
+    await desk.alice.call(project, "comment.create", ticket_id=ticket["id"], body="the shared printer jams")
+    await desk.sam.call(project, "comment.create", ticket_id=ticket["id"], body="printer note", internal=True)
+    assert (await desk.bob.call(project, "search.query", q="printer"))["items"] == []
+    await desk.sam.call(project, "ticket.member.add", ticket_id=ticket["id"], user_id=desk.bob.user_id)
+    found = await desk.bob.call(project, "search.query", q="printer")
+    assert {h["kind"] for h in found["items"]} == {"ticket", "comment"}
+    assert len(found["items"]) == 2  # never the internal note
+    assert len((await desk.bob.call(project, "ticket.list", query="printer"))["items"]) == 1
+    await desk.sam.call(project, "ticket.member.remove", ticket_id=ticket["id"], user_id=desk.bob.user_id)
+    assert (await desk.bob.call(project, "search.query", q="printer"))["items"] == []
