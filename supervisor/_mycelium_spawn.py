@@ -16,12 +16,12 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from ._child_process import ChildProcess
 from ._mycelium_address import pubkey_from_secret
 from ._mycelium_detect import PROBE_DEADLINE, NodeInfo, probe_rest
 from ._mycelium_errors import MyceliumExited, MyceliumStartError, UnsupportedPlatform, describe_exit
 from ._mycelium_keyfile import prepare_state
 from ._mycelium_options import MyceliumOptions
-from ._mycelium_process import DaemonProcess
 
 logger = logging.getLogger("hero_assistance.supervisor.mycelium")
 daemon_logger = logging.getLogger("hero_assistance.supervisor.mycelium.daemon")
@@ -115,7 +115,7 @@ async def spawn_own(options: MyceliumOptions) -> AsyncIterator[NodeInfo]:
     logger.info("starting our own mycelium daemon: %s", shlex.join(argv))
     spawned_at = time.time()
     try:
-        child = DaemonProcess.spawn(argv)
+        child = ChildProcess.spawn(argv, name="mycelium")
     except OSError as exc:
         raise MyceliumStartError(f"could not start {binary}: {exc}") from exc
     log = _DaemonLog(child.pid)

@@ -1,4 +1,5 @@
-"""The daemon as a child process: forked so that it dies with us, watched, drained, stopped.
+"""A supervised child process (the mycelium daemon, or a server / ui run by ``run --config``):
+forked so that it dies with us, watched, drained, stopped.
 
 Why not ``trio.lowlevel.open_process``: Linux sends the ``PR_SET_PDEATHSIG`` signal when the
 *thread* that forked the child exits, not when the process does (prctl(2): "the 'parent' in this
@@ -30,7 +31,7 @@ from collections.abc import Callable
 
 import trio
 
-logger = logging.getLogger("hero_assistance.supervisor.mycelium")
+logger = logging.getLogger("hero_assistance.supervisor")
 
 _PDEATHSIG_WRAPPER = """\
 import ctypes, os, signal, sys
@@ -48,11 +49,12 @@ _MAX_LINE = 8192
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-class DaemonProcess:
+class ChildProcess:
     """A running child; create with :meth:`spawn`, then run :meth:`watch` and :meth:`pump_output`
     in the owner's nursery, and always finish with :meth:`stop`."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], output_fd: int) -> None:
+    def __init__(self, popen: subprocess.Popen[bytes], output_fd: int, name: str) -> None:
+        self.name = name
         self._popen = popen
         self._output = trio.lowlevel.FdStream(output_fd)
         self.pid = popen.pid
@@ -62,7 +64,7 @@ class DaemonProcess:
         self.output_done = trio.Event()
 
     @classmethod
-    def spawn(cls, argv: list[str], *, env: dict[str, str] | None = None) -> DaemonProcess:
+    def spawn(cls, argv: list[str], *, env: dict[str, str] | None = None, name: str = "") -> ChildProcess:
         """Fork and exec ``argv`` from the calling (Trio) thread; stdout and stderr go to one pipe."""
         wrapped = [sys.executable, "-I", "-S", "-c", _PDEATHSIG_WRAPPER, str(os.getpid()), *argv]
         read_fd, write_fd = os.pipe()
@@ -82,7 +84,7 @@ class DaemonProcess:
             raise
         finally:
             os.close(write_fd)
-        return cls(popen, read_fd)
+        return cls(popen, read_fd, name or os.path.basename(argv[0]))
 
     async def watch(self, on_unexpected_exit: Callable[[], None]) -> None:
         """Wait for the child to exit, reap it, set :attr:`exited`; report an exit we did not ask for.
@@ -148,7 +150,8 @@ class DaemonProcess:
                     await self.exited.wait()
             if self.returncode is None:
                 logger.warning(
-                    "mycelium (pid %d) still running %.1f s after SIGTERM; sending SIGKILL",
+                    "%s (pid %d) still running %.1f s after SIGTERM; sending SIGKILL",
+                    self.name,
                     self.pid,
                     grace_period,
                 )
