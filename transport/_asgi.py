@@ -43,9 +43,9 @@ _JSON_TYPES = (b"application/json", b"application/json-rpc")
 _ATTACHMENT = re.compile(r"/attachments/([0-9]{1,18})(/thumb)?")
 _GET = ("GET", "HEAD")
 CHUNK = 256 * 1024
-#: After refusing a body we read and discard a little more of it, so the client's remaining
-#: writes do not make the kernel reset the connection before the 413 is read (TCP sends RST when
-#: a socket closes with unread data).
+#: After an error answer we read and discard (a bounded amount of) the unread request body: then
+#: a keep-alive connection can serve the next request, and a client still writing a refused body
+#: is not reset before it reads the answer (TCP sends RST when a socket closes with unread data).
 _DRAIN_BYTES = 4 * 1024 * 1024
 _DRAIN_S = 1.0
 
@@ -58,6 +58,29 @@ class Listener:
     rpc: bool
     events: bool
     attest: Callable[[Scope], Caller]
+
+
+class InFlight:
+    """How many requests and streams the app is serving; ``wait_idle`` for a graceful stop."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = trio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        if self._idle.is_set():
+            self._idle = trio.Event()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if not self.count:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        while self.count:
+            await self._idle.wait()
 
 
 class _ClientGone(Exception):
@@ -111,10 +134,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 class ServerApp:
     """The ASGI application for one listener of one project."""
 
-    def __init__(self, project: Project, listener: Listener, streams: EventStreams) -> None:
+    def __init__(self, project: Project, listener: Listener, streams: EventStreams, in_flight: InFlight) -> None:
         self.project = project
         self.listener = listener
         self.streams = streams
+        self.in_flight = in_flight
         self._static: dict[str, bytes] = {"/health": _json(project.health())}
         routes: dict[str, tuple[tuple[str, ...], Handler]] = {"/health": (_GET, self._static_json)}
         if listener.rpc:
@@ -129,12 +153,17 @@ class ServerApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "websocket":
-            await self._websocket(scope, receive, send)
-        elif kind == "lifespan":
+        if kind == "lifespan":
             await _lifespan(receive, send)
+            return
+        self.in_flight.enter()
+        try:
+            if kind == "http":
+                await self._http(scope, receive, send)
+            elif kind == "websocket":
+                await self._websocket(scope, receive, send)
+        finally:
+            self.in_flight.leave()
 
     # -- HTTP ----------------------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -163,6 +192,8 @@ class ServerApp:
             with contextlib.suppress(Exception):  # the response may have started already
                 await send_error(send, 500, f"internal error (trace_id {trace_id}; the server log has the rest)")
         if status is not None:
+            if 400 <= status < 500 and status not in (413, 499):
+                await _discard_body(receive)  # 413 has done so already; 499 has no body left
             self._log(scope, status, started)
 
     def _elsewhere(self, path: str) -> str:
@@ -222,13 +253,7 @@ class ServerApp:
 
     async def _too_large(self, receive: Receive, send: Send) -> int:
         await send_error(send, 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes", close=True)
-        with trio.move_on_after(_DRAIN_S):
-            drained = 0
-            while drained < _DRAIN_BYTES:
-                message = await receive()
-                drained += len(message.get("body", b""))
-                if message["type"] != "http.request" or not message.get("more_body"):
-                    break
+        await _discard_body(receive)
         return 413
 
     async def _attachment(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -333,6 +358,17 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+async def _discard_body(receive: Receive) -> None:
+    """Read what is left of the request body, up to ``_DRAIN_BYTES`` and ``_DRAIN_S``."""
+    with trio.move_on_after(_DRAIN_S):
+        drained = 0
+        while drained < _DRAIN_BYTES:
+            message = await receive()
+            drained += len(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                return
 
 
 async def _reject_websocket(scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:

@@ -30,7 +30,7 @@ import trio
 
 from hero_assistance.core import Caller, LogOutbox, Project, ProjectConfig, open_project
 
-from ._asgi import Listener, Scope, ServerApp
+from ._asgi import InFlight, Listener, Scope, ServerApp
 from ._events_http import EventStreams, StreamStatistics
 from ._listen import (
     ServerStartupError,
@@ -165,6 +165,7 @@ async def serve_project(
             raise ServerStartupError(f"cannot open the project database in {config.data_dir}: {exc}") from None
 
         streams = EventStreams(project, heartbeat_s=config.heartbeat_s)
+        in_flight = InFlight()
         server = ProjectServer(project, config, streams, overlay_address)
         async with trio.open_nursery() as nursery:
             if smtp is not None:
@@ -172,7 +173,7 @@ async def serve_project(
             async with trio.open_nursery() as http:
                 for listener, sock in listeners:
                     # hypercorn types ASGI messages as TypedDicts; ours are plain dicts.
-                    app = cast("ASGIFramework", ServerApp(project, listener, streams))
+                    app = cast("ASGIFramework", ServerApp(project, listener, streams, in_flight))
                     hc = _hypercorn_config(sock, config)
                     await http.start(partial(hypercorn.trio.serve, app, hc, shutdown_trigger=server._stopping.wait))
                 log.info(
@@ -184,6 +185,14 @@ async def serve_project(
                     config.auth_mode,
                 )
                 task_status.started(server)
+                await server._stopping.wait()
+                # hypercorn now waits up to the grace period for its connections to end. A
+                # WebSocket's connection outlives its close until hypercorn's ping task next wakes
+                # (up to a heartbeat later), so once our own requests and streams are done we end
+                # the wait rather than sit out the whole grace period.
+                with trio.move_on_after(config.grace_period_s):
+                    await in_flight.wait_idle()
+                http.cancel_scope.cancel()
             # Every listener has shut down; let mail already promised go out, within the grace.
             if smtp is not None:
                 smtp.close()
