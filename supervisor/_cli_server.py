@@ -123,10 +123,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise ValueError("--smtp-from needs --smtp-url")
     if args.heartbeat <= 0 or args.grace_period < 0:
         raise ValueError("--heartbeat must be positive and --grace-period not negative")
+    paths = {name: getattr(args, name) for name in ("data_dir", "socket_dir") if getattr(args, name)}
     return ServerConfig(
         project=args.project,
-        data_dir=args.data_dir,
-        socket_dir=args.socket_dir,
+        **paths,
         overlay=parse_mycelium_bind(bind) if bind else None,
         auth_mode=args.auth_mode,
         title=args.title,
