@@ -78,9 +78,18 @@ class InFlight:
         if not self.count:
             self._idle.set()
 
-    async def wait_idle(self) -> None:
-        while self.count:
-            await self._idle.wait()
+    async def wait_idle(self, settle_s: float = 0.1) -> None:
+        """Return once nothing is in flight and nothing new has started for ``settle_s``.
+
+        The settling time lets a request whose bytes had already arrived when the stop began
+        reach the app (and count) before we call the server idle.
+        """
+        while True:
+            while self.count:
+                await self._idle.wait()
+            await trio.sleep(settle_s)
+            if not self.count:
+                return
 
 
 class _ClientGone(Exception):
