@@ -71,11 +71,19 @@ def project_dirs(name: str = "acme") -> Iterator[ProjectDirs]:
 class ServerProcess:
     """``python -m hero_assistance server`` with the given flags; stderr collected line by line."""
 
-    def __init__(self, dirs: ProjectDirs, *args: str, netns: str | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        dirs: ProjectDirs,
+        *args: str,
+        netns: str | None = None,
+        env: dict[str, str] | None = None,
+        explicit_dirs: bool = True,
+    ):
         self.dirs = dirs
         self.args = list(args)
         self.netns = netns
         self.env = env
+        self.explicit_dirs = explicit_dirs
         self.lines: list[str] = []
         self.proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -83,7 +91,9 @@ class ServerProcess:
     @property
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "hero_assistance", "server", "--project", self.dirs.name]
-        cmd += ["--data-dir", str(self.dirs.data), "--socket-dir", str(self.dirs.sockets), *self.args]
+        if self.explicit_dirs:
+            cmd += ["--data-dir", str(self.dirs.data), "--socket-dir", str(self.dirs.sockets)]
+        cmd += self.args
         return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
 
     def start(self) -> ServerProcess:
@@ -106,6 +116,10 @@ class ServerProcess:
     @property
     def log(self) -> str:
         return "\n".join(self.lines)
+
+    def errors(self) -> list[str]:
+        """The lines that are not log records (a log record starts with its date)."""
+        return [line for line in self.lines if not re.match(r"\d{4}-\d\d-\d\d ", line)]
 
     def _find(self, pattern: re.Pattern[str], start: int = 0) -> re.Match[str] | None:
         for line in self.lines[start:]:
