@@ -84,6 +84,8 @@ class SmtpOutbox:
         self.settings = settings
         self.link_base_url = link_base_url
         self._send, self._receive = trio.open_memory_channel[_Mail](queue_size)
+        self._closing = False
+        self._backoff = trio.CancelScope()
         self.sent = 0
         self.failed = 0
 
@@ -110,7 +112,9 @@ class SmtpOutbox:
         return message
 
     def close(self) -> None:
-        """Accept no more mail; ``run`` returns once the queue is empty."""
+        """Accept no more mail; ``run`` returns once what is queued has had one more try."""
+        self._closing = True
+        self._backoff.cancel()  # a stopping server does not wait out a retry delay
         self._send.close()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -128,14 +132,16 @@ class SmtpOutbox:
                 await trio.to_thread.run_sync(self._send_blocking, mail.message, abandon_on_cancel=True)
             except (OSError, smtplib.SMTPException) as exc:
                 log.warning("magic link mail to %s failed (attempt %d of %d): %s", mail.email, attempt, ATTEMPTS, exc)
-                if attempt < ATTEMPTS:
+                if attempt == ATTEMPTS or self._closing:
+                    break
+                with trio.CancelScope() as self._backoff:
                     await trio.sleep(RETRY_DELAYS_S[attempt - 1])
             else:
                 self.sent += 1
                 log.info("magic link mailed project=%s email=%s", mail.project, mail.email)
                 return
         self.failed += 1
-        log.error("magic link mail to %s given up after %d attempts", mail.email, ATTEMPTS)
+        log.error("magic link mail to %s given up", mail.email)
 
     def _send_blocking(self, message: EmailMessage) -> None:
         s = self.settings
