@@ -1,1 +1,94 @@
-"""hero_assistance.transport"""
+"""The wire: the project server's listeners and the client SDK.
+
+Clients: ``connect`` (a ``Client`` over a Unix socket or the TCP overlay) and ``MultiProjectClient``
+(N projects merged into one event channel). Servers: ``serve_project`` with a ``ServerConfig``.
+Errors: the ``RpcError`` family shared with the core (one class per wire code) and the transport
+errors (``ConnectFailed``, ``ConnectionLost``, ...), all rooted at ``HeroAssistanceError``.
+"""
+
+from hero_assistance.core import (
+    Conflict as Conflict,
+)
+from hero_assistance.core import (
+    Forbidden as Forbidden,
+)
+from hero_assistance.core import (
+    HeroAssistanceError as HeroAssistanceError,
+)
+from hero_assistance.core import (
+    InternalError as InternalError,
+)
+from hero_assistance.core import (
+    InvalidParams as InvalidParams,
+)
+from hero_assistance.core import (
+    InvalidRequest as InvalidRequest,
+)
+from hero_assistance.core import (
+    InvalidToken as InvalidToken,
+)
+from hero_assistance.core import (
+    MethodNotFound as MethodNotFound,
+)
+from hero_assistance.core import (
+    NotFound as NotFound,
+)
+from hero_assistance.core import (
+    ParseError as ParseError,
+)
+from hero_assistance.core import (
+    PayloadTooLarge as PayloadTooLarge,
+)
+from hero_assistance.core import (
+    RateLimited as RateLimited,
+)
+from hero_assistance.core import (
+    RpcError as RpcError,
+)
+from hero_assistance.core import (
+    Unauthenticated as Unauthenticated,
+)
+
+from ._client import Client as Client
+from ._client import connect as connect
+from ._errors import ClientClosed as ClientClosed
+from ._errors import ConnectFailed as ConnectFailed
+from ._errors import ConnectionLost as ConnectionLost
+from ._errors import ConsumerTooSlow as ConsumerTooSlow
+from ._errors import ProtocolError as ProtocolError
+from ._errors import TransportError as TransportError
+from ._errors import UnknownProject as UnknownProject
+from ._multi import MultiProjectClient as MultiProjectClient
+from ._server import serve_project as serve_project
+from ._server_config import ServerConfig as ServerConfig
+from ._server_config import parse_mycelium_bind as parse_mycelium_bind
+
+__all__ = [
+    "Client",
+    "ClientClosed",
+    "Conflict",
+    "ConnectFailed",
+    "ConnectionLost",
+    "ConsumerTooSlow",
+    "Forbidden",
+    "HeroAssistanceError",
+    "InternalError",
+    "InvalidParams",
+    "InvalidRequest",
+    "InvalidToken",
+    "MethodNotFound",
+    "MultiProjectClient",
+    "NotFound",
+    "ParseError",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "RateLimited",
+    "RpcError",
+    "ServerConfig",
+    "TransportError",
+    "Unauthenticated",
+    "UnknownProject",
+    "connect",
+    "parse_mycelium_bind",
+    "serve_project",
+]
