@@ -11,6 +11,7 @@ overlay listener needs so that no IPv4 peer appears as an IPv4-mapped IPv6 addre
 from __future__ import annotations
 
 import errno
+import fcntl
 import grp
 import ipaddress
 import os
@@ -41,6 +42,32 @@ class BadIdentityHeaders(HeroAssistanceError):
 
 
 # -- Unix sockets --------------------------------------------------------------------------------
+LOCK_FILE = ".server.lock"
+
+
+def lock_socket_dir(directory: Path) -> int:
+    """Hold an exclusive lock on the socket directory for as long as the returned fd stays open.
+
+    Probing a socket file with ``connect`` alone races: a server starting at the same moment may
+    have bound its socket but not yet called ``listen``, so it looks stale and would be unlinked,
+    leaving two servers each believing it owns the path. The lock makes "one server per socket
+    directory" exact; the kernel drops it when the process dies, even by ``kill -9``.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise ServerStartupError(f"cannot create the socket directory {directory}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ServerStartupError(
+            f"{directory} is held by a running server: stop it first (or use another --socket-dir)"
+        ) from None
+    return fd
+
+
 def _group_id(group: str) -> int:
     if group.isdigit():
         return int(group)
@@ -77,12 +104,10 @@ def _clear_stale(path: Path) -> None:
 
 
 def bind_unix_socket(path: Path, *, group: str | None = None) -> socket.socket:
-    """A listening Unix socket at ``path``, mode 0600 (0660 and chgrp'ed with a group)."""
+    """A listening Unix socket at ``path``, mode 0600 (0660 and chgrp'ed with a group).
+
+    Call with the directory locked (``lock_socket_dir``)."""
     gid = _group_id(group) if group is not None else None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ServerStartupError(f"cannot create the socket directory {path.parent}: {exc.strerror}") from None
     _clear_stale(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

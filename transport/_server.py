@@ -38,6 +38,7 @@ from ._listen import (
     attest_unix,
     bind_overlay_socket,
     bind_unix_socket,
+    lock_socket_dir,
     remove_socket_file,
 )
 from ._server_config import ServerConfig
@@ -127,6 +128,7 @@ async def serve_project(
     """
     async with contextlib.AsyncExitStack() as stack:
         listeners: list[tuple[Listener, socket.socket]] = []
+        stack.callback(os.close, lock_socket_dir(config.socket_dir))  # released last
         for path, rpc in ((config.rpc_socket, True), (config.events_socket, False)):
             sock = bind_unix_socket(path, group=config.socket_group)
             stack.callback(remove_socket_file, path, os.lstat(path).st_ino)
