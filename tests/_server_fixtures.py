@@ -184,7 +184,12 @@ class ServerProcess:
         return code
 
     async def wait_exit(self, timeout: float = 20.0) -> int:
-        return await trio.to_thread.run_sync(self.wait_exit_sync, timeout)
+        assert self.proc is not None
+        with trio.fail_after(timeout):
+            while self.proc.poll() is None:  # polled, so that a cancelled wait ends at once
+                await trio.sleep(0.02)
+        self._join_reader()
+        return self.proc.returncode
 
     def signal(self, signum: int = signal.SIGTERM) -> None:
         assert self.proc is not None

@@ -104,9 +104,32 @@ async def test_a_socket_held_by_a_live_server_is_not_stolen() -> None:
         # the later --socket-dir wins over the helper's own: both servers point at the same sockets
         second.start()
         await second.wait_exit()
-        assert_one_line_error(second, 1, "held by a running server", str(first.dirs.rpc))
+        assert_one_line_error(second, 1, "held by a running server", str(first.dirs.sockets))
         async with http_unix(first.dirs.rpc) as client:
             assert (await client.request("GET", "/health")).status == 200
+
+
+async def test_of_two_servers_started_at_once_on_the_same_sockets_exactly_one_runs() -> None:
+    with project_dirs() as one, project_dirs() as two:
+        sockets = str(one.sockets)
+        servers = [ServerProcess(dirs, "--socket-dir", sockets).start() for dirs in (one, two)]
+        exited = []
+        async with trio.open_nursery() as nursery:
+
+            async def first_to_exit(server: ServerProcess) -> None:
+                await server.wait_exit()
+                exited.append(server)
+                nursery.cancel_scope.cancel()
+
+            for server in servers:
+                nursery.start_soon(first_to_exit, server)
+        [loser] = exited
+        assert_one_line_error(loser, 1, "held by a running server")
+        [winner] = [s for s in servers if s is not loser]
+        await winner.wait_for_line(READY)
+        async with http_unix(one.rpc) as client:
+            assert (await client.request("GET", "/health")).status == 200
+        assert await winner.stop() == 0
 
 
 def test_a_path_that_is_not_a_socket_is_left_alone() -> None:
