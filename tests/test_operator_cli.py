@@ -55,10 +55,20 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert exited.value.code == 0, command
         out = capsys.readouterr().out
         assert f"usage: hero-assistance {' '.join(command)}" in " ".join(out.split()), command
-        # every option documents itself
-        for line in out.splitlines():
-            if line.strip().startswith("--") and "  " not in line.strip():
-                assert out.split(line, 1)[1].splitlines()[0].strip(), f"{command}: {line} has no help"
+    # every option and argument of every command documents itself
+    import argparse
+
+    def undocumented(parser: argparse.ArgumentParser, prefix: str) -> list[str]:
+        missing = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    missing += undocumented(sub, f"{prefix} {name}")
+            elif not action.help:
+                missing.append(f"{prefix} {'/'.join(action.option_strings) or action.dest}")
+        return missing
+
+    assert undocumented(build_parser(), "hero-assistance") == []
     result = cli("--help")
     assert result.returncode == 0 and "usage: hero-assistance" in result.stdout
 
