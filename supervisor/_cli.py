@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "hero_assistance.supervisor._cli_run",
     "hero_assistance.supervisor._cli_status",
     "hero_assistance.supervisor._cli_user",
+    "hero_assistance.supervisor._cli_backup",
     "hero_assistance.supervisor._cli_mycelium",
     "hero_assistance.supervisor._cli_service",
 )

@@ -12,6 +12,11 @@ def socket_root() -> Path:
     return Path(os.environ.get("HERO_SOCKET_DIR") or Path.home() / "hero" / "var" / "sockets") / "hero_assistance"
 
 
+def default_data_dir(project: str) -> Path:
+    """``$XDG_DATA_HOME/hero_assistance/NAME`` (``XDG_DATA_HOME`` defaulting to ``~/.local/share``)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "hero_assistance" / project
+
+
 def add_socket_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, metavar="NAME", help="the project whose server to talk to")
     parser.add_argument(

@@ -146,3 +146,17 @@ def test_service_definitions_pin_proxy_mode(tmp_path: Path) -> None:
     assert parsed["service"]["health"]["socket"].endswith("acme/rpc.sock")
     bad = cli("service", "print", "--for", "systemd", "--project", "Not Valid")
     assert bad.returncode == 2 and "invalid project name" in bad.stderr
+
+
+def test_backup_while_the_server_runs_restores_everything(server: Path, tmp_path: Path) -> None:
+    where = ["--project", "acme", "--socket-dir", str(server)]
+    assert cli("user", "enroll", *where, "kept@example.com").returncode == 0
+    result = cli("backup", "--project", "acme", "--data-dir", str(tmp_path / "data"), "--to", str(tmp_path / "bk"))
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    copy = sqlite3.connect(tmp_path / "bk" / "project.sqlite3")
+    assert copy.execute("SELECT count(*) FROM users WHERE email = 'kept@example.com'").fetchone()[0] == 1
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    missing = cli("backup", "--project", "acme", "--data-dir", str(tmp_path / "nowhere"), "--to", str(tmp_path / "x"))
+    assert missing.returncode == 1 and "no database" in missing.stderr
