@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,8 @@ class ServerProcess:
     root: Path
     process: trio.Process | None = None
     starts: int = 0
+    #: ``--mycelium-bind`` for a TCP listener too (e.g. ``[::1]:PORT``); ``None``: Unix sockets only.
+    mycelium_bind: str | None = None
 
     @property
     def rpc_socket(self) -> Path:
@@ -86,6 +89,7 @@ class ServerProcess:
             str(self.root),
             "--auth-mode",
             "proxy",
+            *(["--mycelium-bind", self.mycelium_bind] if self.mycelium_bind else []),
         ]
         with open(self.log_path, "wb") as log:
             self.process = await trio.lowlevel.open_process(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
@@ -130,10 +134,10 @@ class Servers:
         self.base = Path(tempfile.mkdtemp(prefix="ha-", dir="/tmp"))
         self.running: dict[str, ServerProcess] = {}
 
-    async def start(self, name: str) -> ServerProcess:
+    async def start(self, name: str, *, mycelium_bind: str | None = None) -> ServerProcess:
         root = self.base / name
         root.mkdir(exist_ok=True)
-        server = ServerProcess(name, root)
+        server = ServerProcess(name, root, mycelium_bind=mycelium_bind)
         self.running[name] = server
         await server.start()
         return server
@@ -178,6 +182,14 @@ async def enroll_desk(url: str) -> Desk:
         await operator.users.enroll(desk.bob, "customer", display_name="Bob")
         await operator.users.enroll(desk.sam, "support", display_name="Sam")
     return desk
+
+
+def free_tcp_port(host: str = "::1") -> int:
+    """A port that was free a moment ago (the server binds it by number, so it cannot report port 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def open_fds() -> set[int]:

@@ -33,7 +33,14 @@ from hero_assistance.core._records import SearchResults, WhoAmI
 from hero_assistance.transport._client import Client, connect
 from hero_assistance.transport._errors import ClientClosed, ConnectFailed
 
-from ._client_fixtures import ServerProcess, enroll_desk, server_fixture, servers_fixture  # noqa: F401
+from ._client_fixtures import (  # noqa: F401
+    ServerProcess,
+    Servers,
+    enroll_desk,
+    free_tcp_port,
+    server_fixture,
+    servers_fixture,
+)
 
 
 async def test_call_returns_wire_json_and_namespaces_return_records(server: ServerProcess) -> None:
@@ -200,3 +207,24 @@ async def test_closing_the_client_fails_calls_in_flight(server: ServerProcess) -
     # Either call may already have finished (a fast server); none hangs, none raises anything else.
     assert all(isinstance(e, ClientClosed) for e in errors)
     assert client.statistics().open == 0
+
+
+async def test_calls_and_events_over_the_tcp_overlay_listener(servers: Servers) -> None:
+    # A literal bind makes every TCP peer a device keyed by its address: here ::1. Bind that device to Ann
+    # with an invitation, then use the overlay URL exactly as a remote app would.
+    port = free_tcp_port()
+    server = await servers.start("overlay", mycelium_bind=f"[::1]:{port}")
+    url = f"http://[::1]:{port}"
+    async with connect(server.url) as operator:
+        await operator.users.enroll("ann@example.com", "customer")
+        invite = await operator.auth.issue_magic_link("ann@example.com")
+    async with connect(url, as_user="ignored@example.com") as remote:
+        whoami = await remote.auth.whoami()
+        assert whoami.device == "::1" and whoami.user is None  # identity headers mean nothing over TCP
+        await remote.auth.consume_magic_link(invite.token, device_label="laptop")
+        assert (await remote.auth.whoami()).user.email == "ann@example.com"  # type: ignore[union-attr]
+        async with remote.events(since=0) as events:
+            assert (await events.receive())["type"] == "subscribed"
+            ticket = await remote.tickets.create("over the overlay")
+            event = await events.receive()
+            assert (event["type"], event["ticket_id"]) == ("ticket.created", ticket.id)
