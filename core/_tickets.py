@@ -141,11 +141,14 @@ class Tickets:
         cursor: str | None,
     ) -> Page[Ticket]:
         key = decode_cursor(cursor, str, int)
-        joins = ""
+        source = "tickets t"
         where = ["t.archived = ?"]
         params: list[Any] = [int(archived)]
         if not actor.is_staff:
-            joins = "JOIN members m ON m.ticket_id = t.id AND m.user_id = ?"
+            # CROSS JOIN fixes the loop order: walk the customer's few memberships, not every ticket
+            # by activity (the planner's choice, 60x slower at 100,000 tickets).
+            source = "members m CROSS JOIN tickets t ON t.id = m.ticket_id"
+            where.insert(0, "m.user_id = ?")
             params.insert(0, actor.user_id)
         if status is not None:
             where.append("t.status = ?")
@@ -165,8 +168,7 @@ class Tickets:
             where.append("(t.last_activity_at, t.id) < (?, ?)")
             params += list(key)
         sql = (
-            f"SELECT t.* FROM tickets t {joins} WHERE {' AND '.join(where)} "
-            "ORDER BY t.last_activity_at DESC, t.id DESC LIMIT ?"
+            f"SELECT t.* FROM {source} WHERE {' AND '.join(where)} ORDER BY t.last_activity_at DESC, t.id DESC LIMIT ?"
         )
         try:
             rows = self.storage.rows(sql, (*params, limit + 1))
