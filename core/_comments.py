@@ -148,14 +148,19 @@ class Comments:
         return comment
 
     def list(self, actor: Actor, ticket_id: int, limit: int, cursor: str | None) -> Page[Comment]:
-        self.tickets.visible(actor, ticket_id)
+        _, members = self.tickets.visible(actor, ticket_id)
         key = decode_cursor(cursor, int)
         rows = self.storage.rows(
             "SELECT * FROM comments WHERE ticket_id = ? AND id > ? AND (internal = 0 OR ?) ORDER BY id LIMIT ?",
             (ticket_id, key[0] if key else 0, int(actor.is_staff), limit + 1),
         )
-        items = self._records(rows[:limit])
-        return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
+        # The SQL leaves out internal notes for customers; the permission function has the last word.
+        items = [
+            c
+            for c in self._records(rows[:limit])
+            if permits(actor, "comment.read", Scope(members=members, internal=c.internal))
+        ]
+        return Page(items=items, next_cursor=encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None)
 
     def update(self, actor: Actor, comment_id: int, body: str) -> Comment:
         row, scope = self._visible(actor, comment_id)

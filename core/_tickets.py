@@ -176,7 +176,10 @@ class Tickets:
             if not query:
                 raise
             raise malformed_query(exc, "query") from None
-        items = self._records(rows[:limit])
+        # The SQL narrows to the actor's tickets; the permission function has the last word.
+        items = [
+            t for t in self._records(rows[:limit]) if permits(actor, "ticket.read", Scope(members=frozenset(t.members)))
+        ]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
