@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ async def test_a_failing_body_raises_its_own_exception(server: ServerProcess) ->
 
 # -- a WebSocket peer that goes quiet -------------------------------------------------------------
 async def quiet_websocket_server(
-    path: Path, *, handshake: bool, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    path: Path, *, handshake: bool, task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Accepts (or, without ``handshake``, never answers) and then neither reads nor writes: a dead peer."""
     sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -131,11 +132,7 @@ async def quiet_websocket_server(
 
 async def test_heartbeat_declares_a_silent_peer_lost(tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
     async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: quiet_websocket_server(
-                tmp_path / "events.sock", handshake=True, task_status=task_status
-            )
-        )
+        await nursery.start(partial(quiet_websocket_server, tmp_path / "events.sock", handshake=True))
         client = Client(f"unix:{tmp_path}/rpc.sock", heartbeat_interval=5)
         async with client.events() as events:
             await events.receive()
@@ -149,11 +146,7 @@ async def test_heartbeat_declares_a_silent_peer_lost(tmp_path: Path, autojump_cl
 
 async def test_heartbeat_leaves_a_busy_consumer_alone(tmp_path: Path, autojump_clock: trio.abc.Clock) -> None:
     async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: quiet_websocket_server(
-                tmp_path / "events.sock", handshake=True, task_status=task_status
-            )
-        )
+        await nursery.start(partial(quiet_websocket_server, tmp_path / "events.sock", handshake=True))
         async with Client(f"unix:{tmp_path}/rpc.sock", heartbeat_interval=5) as client, client.events() as events:
             await events.receive()
             await trio.sleep(60)  # busy elsewhere: the silence is ours, not the server's
@@ -167,11 +160,7 @@ async def test_handshake_past_the_connect_timeout_is_connect_failed(
     tmp_path: Path, autojump_clock: trio.abc.Clock
 ) -> None:
     async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: quiet_websocket_server(
-                tmp_path / "events.sock", handshake=False, task_status=task_status
-            )
-        )
+        await nursery.start(partial(quiet_websocket_server, tmp_path / "events.sock", handshake=False))
         async with Client(f"unix:{tmp_path}/rpc.sock", connect_timeout=3) as client:
             started = trio.current_time()
             with pytest.raises(ConnectFailed, match="within 3"):

@@ -45,8 +45,8 @@ async def test_a_slow_consumer_costs_a_resubscribe_not_memory(autojump_clock: tr
         stats = mpc.statistics()["acme"]
         assert stats.consumer_too_slow >= 1 and stats.delivered_seq == 500 and stats.last_seq == 500
         # Every resubscription resumed further on, from where the queue ended.
-        resumed = [since for _t, since in project.attempts[1:]]
-        assert all(isinstance(s, int) for s in resumed)
+        resumed = [since for _t, since in project.attempts[1:] if since is not None]
+        assert len(resumed) == len(project.attempts) - 1
         assert resumed == sorted(set(resumed)) and resumed[0] > 0 and resumed[-1] < 500
         states = [e["state"] for _p, e in seen if e.get("type") == "connection"]
         assert "disconnected" in states and states[-1] == "connected"

@@ -122,8 +122,8 @@ class EventStream:
         if self._lost_reason is not None:
             return ConnectionLost(self._lost_reason)
         reason = exc.reason
-        if reason is None:
-            return ConnectionLost(f"the event stream from {self.target} broke")
+        if reason is None or reason.code == 1006:  # 1006: the socket closed without a closing frame
+            return ConnectionLost(f"the event stream from {self.target} broke (no closing frame)")
         detail = f" ({reason.reason})" if reason.reason else ""
         return ConnectionLost(f"the server closed the event stream: {reason.code} {reason.name}{detail}")
 
