@@ -185,6 +185,14 @@ async def test_stale_keepalive_race_is_retried_only_for_idempotent_methods(tmp_p
         nursery.cancel_scope.cancel()
 
 
+def test_identity_must_be_one_clean_header() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        Client("unix:/x/rpc.sock", as_user="ann@example.com", as_device="k")
+    for bad in ("", "ann@example.com\r\nX-Hero-User: admin", "a\0b"):
+        with pytest.raises(ValueError):
+            Client("unix:/x/rpc.sock", as_user=bad)
+
+
 def test_url_forms() -> None:
     rpc, events = parse_url("unix:/run/x/acme/rpc.sock")
     assert (rpc.endpoint.unix_path, rpc.path) == ("/run/x/acme/rpc.sock", "/rpc")

@@ -81,6 +81,11 @@ class Client(TypedNamespaces):
         self.connect_timeout = connect_timeout
         self.heartbeat_interval = heartbeat_interval
         self._rpc, self._events = parse_url(url, events_url)
+        if as_user is not None and as_device is not None:
+            raise ValueError("give as_user or as_device, not both (the server refuses both headers at once)")
+        for value in (as_user, as_device):
+            if value is not None and (not value.strip() or any(c in value for c in "\r\n\0")):
+                raise ValueError(f"identity {value!r} is empty or has a line break: it cannot be an HTTP header")
         self.identity_headers: list[tuple[str, str]] = []
         if as_user is not None:
             self.identity_headers.append(("X-Hero-User", as_user))
