@@ -398,8 +398,10 @@ class WsClient:
             if not data:
                 raise WsRejected(status, body)
             client.ws.receive_data(data)
-            for event in client.ws.events():
+            events = client.ws.events()
+            for event in events:
                 if isinstance(event, ws.AcceptConnection):
+                    client.pending.extend(events)  # frames that came in the same chunk as the answer
                     return client
                 if isinstance(event, ws.RejectConnection):
                     status = event.status_code
@@ -416,6 +418,8 @@ class WsClient:
         if self.pending:
             events, self.pending = self.pending, []
             return events
+        if buffered := list(self.ws.events()):
+            return buffered
         data = await self.stream.receive_some(65536)
         if not data:
             self.ws.receive_data(None)
@@ -435,13 +439,13 @@ class WsClient:
                 return None
             if not events and self.ws.state is wsproto.connection.ConnectionState.CLOSED:
                 self.close_code = self.close_code or 1006
-            for event in events:
+            for position, event in enumerate(events):
                 if isinstance(event, ws.TextMessage):
                     self._text.append(event.data)
                     if event.message_finished:
                         text = "".join(self._text)
                         self._text = []
-                        self.pending.extend(events[events.index(event) + 1 :])
+                        self.pending.extend(events[position + 1 :])
                         return json.loads(text)
                 elif isinstance(event, ws.Ping):
                     self.pings += 1
