@@ -246,7 +246,7 @@ class ServerApp:
                 length = value
         if content_type.split(b";", 1)[0].strip().lower() not in _JSON_TYPES:
             return await send_error(send, 415, "POST /rpc takes a JSON-RPC body with Content-Type: application/json")
-        if length is not None and int(length) > MAX_BODY_BYTES:
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return await self._too_large(receive, send)
         caller = self.listener.attest(scope)
         body = await _read_body(receive)
