@@ -12,6 +12,9 @@ Frames to the browser (text, one JSON object each):
   ``{"type":"state","project":P,"state":S,"detail":D}``  connecting / connected / disconnected
   ``{"type":"resync","project":P}``                      events were missed: refetch what is shown
   ``{"type":"projects","projects":[…]}``                 the project list changed
+  ``{"type":"heartbeat"}``                               every 25 s of silence: keeps idle-closing
+                                                          proxies from cutting the socket, and a
+                                                          dead browser shows up as a failed send
 The browser sends one thing: ``{"type":"resubscribe","project":P}`` after it signed in or out of P,
 because a project decides what a subscription may see when it starts. Anything else is read and
 dropped (it must be read: quart-trio stops noticing a disconnect once its small inbound queue is full).
@@ -30,6 +33,8 @@ from hero_assistance.transport._multi import MultiProjectClient  # TODO(public n
 from ._gateway import Gateway, ProjectChange, connection_state, device_for
 
 log = logging.getLogger("hero_assistance.ui")
+
+HEARTBEAT_S = 25.0
 
 
 class BrowserSocket(Protocol):
@@ -56,28 +61,35 @@ def envelope(project: str, event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def run_bridge(gateway: Gateway, socket: BrowserSocket, device: str | None) -> None:
-    """Pump events to one browser until it goes away or the ui stops."""
+    """Pump events to one browser until it goes away (quart cancels us) or the ui stops."""
     gateway.browsers += 1
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_stop_when, gateway.stopping, nursery.cancel_scope)
-            with gateway.watch() as changes:
-                # Subscribe to the list as it is now; changes after this point arrive on ``changes``.
-                endpoints = gateway.endpoints()
-                await socket.send(_dumps({"type": "hello", "projects": gateway.project_entries()}))
-                async with MultiProjectClient() as mpc:
-                    for endpoint in endpoints:
-                        await mpc.register(endpoint.name, endpoint.url, as_device=device_for(endpoint, device))
-                    nursery.start_soon(_follow_changes, gateway, socket, mpc, changes, device, nursery.cancel_scope)
-                    nursery.start_soon(_listen, gateway, socket, mpc, device)
-                    async with mpc.events() as merged:
-                        async for project, event in merged:
-                            frame = envelope(project, event)
-                            if frame is not None:
-                                await socket.send(_dumps(frame))
-                    nursery.cancel_scope.cancel()
+        with gateway.watch() as changes:
+            # Subscribe to the list as it is now; changes after this point arrive on ``changes``.
+            endpoints = gateway.endpoints()
+            await socket.send(_dumps({"type": "hello", "projects": gateway.project_entries()}))
+            async with MultiProjectClient() as mpc, trio.open_nursery() as nursery:
+                for endpoint in endpoints:
+                    await mpc.register(endpoint.name, endpoint.url, as_device=device_for(endpoint, device))
+                nursery.start_soon(_stop_when, gateway.stopping, nursery.cancel_scope)
+                nursery.start_soon(_follow_changes, gateway, socket, mpc, changes, device, nursery.cancel_scope)
+                nursery.start_soon(_listen, gateway, socket, mpc, device)
+                await _pump(socket, mpc)
     finally:
         gateway.browsers -= 1
+
+
+async def _pump(socket: BrowserSocket, mpc: MultiProjectClient) -> None:
+    async with mpc.events() as merged:
+        while True:
+            with trio.move_on_after(HEARTBEAT_S) as quiet:
+                project, event = await merged.receive()
+            if quiet.cancelled_caught:
+                await socket.send('{"type":"heartbeat"}')
+                continue
+            frame = envelope(project, event)
+            if frame is not None:
+                await socket.send(_dumps(frame))
 
 
 async def _resubscribe(gateway: Gateway, mpc: MultiProjectClient, project: str, device: str | None) -> None:

@@ -36,8 +36,6 @@ hypercorn_log = logging.getLogger("hero_assistance.ui.hypercorn")
 
 #: In-flight requests get this long after a stop; event bridges end at once on their own.
 GRACE_PERIOD_S = 3.0
-#: Pings keep the browser's WebSocket alive through idle-closing proxies and reveal dead peers.
-WEBSOCKET_PING_S = 20.0
 
 
 class UiStartupError(HeroAssistanceError):
@@ -114,7 +112,9 @@ def _hypercorn_config(socks: list[socket.socket]) -> hypercorn.config.Config:
     hc.accesslog = None
     hc.errorlog = hypercorn_log
     hc.graceful_timeout = GRACE_PERIOD_S
-    hc.websocket_ping_interval = WEBSOCKET_PING_S
+    # No WebSocket pings from hypercorn: it sends its first one the instant a socket opens, racing the
+    # client's own close handshake. The bridge sends a small heartbeat frame instead (see _bridge).
+    hc.websocket_ping_interval = None
     hc.include_server_header = False
     return hc
 

@@ -45,11 +45,11 @@ export function avatar(project, userId, size = "") {
   const name = userName(project, userId);
   const staff = u && (u.role === "support" || u.role === "admin");
   const p = presence(project, userId);
-  const el = h(`span.avatar${size ? `.avatar-${size}` : ""}${staff ? ".avatar-staff" : ""}`, {
+  const el = h(`span.avatar${size ? `.avatar-${size}` : ""}${staff || u?.unknown ? ".avatar-staff" : ""}`, {
     title: name,
     style: { "--avatar-hue": String(hue(u?.email || name)) },
     dataset: { userId: String(userId), project },
-  }, initials(name));
+  }, u?.unknown ? icon("user") : initials(name));
   if (p) el.append(h(`span.presence-dot.presence-${p.status}`, { title: p.status }));
   return el;
 }

@@ -236,7 +236,7 @@ function destroyDetail() {
 }
 
 async function afterSignIn() {
-  await Promise.all(signedIn().map((p) => rpc(p, "presence.update", { status: "online" }).catch(() => {})));
+  for (const p of signedIn()) rpc(p, "presence.update", { status: "online" }).catch(() => {});
   renderUserMenu();
   renderSidebar();
   refreshCounts();

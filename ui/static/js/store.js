@@ -95,26 +95,36 @@ export function user(projectName, id) {
   return id == null ? null : usersOf(projectName).get(id) || null;
 }
 
-export function userName(projectName, id) {
+// A customer may not look up an agent who has not joined their ticket yet (the project decides who
+// may read whom); such a person still shows up in presence, as what they must be: an agent.
+export function userName(projectName, id, fallback = "Someone") {
   if (id == null) return "Nobody";
   const u = user(projectName, id);
-  if (!u) return `User ${id}`;
+  if (!u || u.unknown) return u?.unknown && !isAgent(projectName) ? "A support agent" : fallback;
   return u.display_name || u.email;
 }
 
+export function isKnown(projectName, id) {
+  return usersOf(projectName).has(id);
+}
+
 const pendingUsers = new Map(); // project -> Promise, so concurrent views share one batch
-export async function ensureUsers(projectName, ids) {
+// Look up the people behind ids not known yet. `retry`: also those a lookup was refused for before;
+// an author or a member is visible now even if they were not a minute ago (someone joins a ticket by
+// replying on it).
+export async function ensureUsers(projectName, ids, { retry = false } = {}) {
   const known = usersOf(projectName);
-  const missing = [...new Set(ids.filter((id) => id != null && !known.has(id)))];
+  const wanted = (id) => id != null && (!known.has(id) || (retry && known.get(id).unknown));
+  const missing = [...new Set(ids.filter(wanted))];
   if (!missing.length) return;
   const previous = pendingUsers.get(projectName) || Promise.resolve();
   const job = previous.then(async () => {
-    const still = missing.filter((id) => !known.has(id));
+    const still = missing.filter(wanted);
     if (!still.length) return;
     const results = await batch(projectName, still.map((id) => ["user.get", { id }]));
     results.forEach((r, i) => {
       if (r.ok) known.set(r.value.id, r.value);
-      else known.set(still[i], { id: still[i], display_name: "Someone", email: "", role: "customer" });
+      else known.set(still[i], { id: still[i], display_name: "", email: "", role: null, unknown: true });
     });
   });
   pendingUsers.set(projectName, job.catch(() => {}));

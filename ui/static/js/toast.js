@@ -12,7 +12,7 @@ function container() {
   return el;
 }
 
-export function toast(message, { kind = "info", title = "", delay = 5000 } = {}) {
+export function toast(message, { kind = "info", title = "", delay = kind === "success" ? 3000 : 5000 } = {}) {
   const el = h(
     `div.toast.align-items-center.border-0.toast-${kind}`,
     { role: kind === "error" ? "alert" : "status", "aria-atomic": "true" },

@@ -227,7 +227,10 @@ export async function reload() {
   inbox.exhausted = false;
   inbox.loading = true;
   renderList();
-  await Promise.all(signedIn().filter(isAgent).map(async (p) => inboxAgents.set(p, await loadAgents(p).catch(() => []))));
+  // The agents are needed up front only to map an assignee filter to each project's user ids.
+  const agents = Promise.all(signedIn().filter(isAgent).map(async (p) => inboxAgents.set(p, await loadAgents(p).catch(() => []))));
+  if (inbox.filters.assignee) await agents;
+  else agents.then(() => emit("agents-loaded"));
   inbox.sources = buildSources();
   await fill(PAGE, generation);
   if (generation !== inbox.generation) return;
@@ -308,7 +311,7 @@ function rowEl({ project, ticket }) {
       "div.ticket-row-side",
       statusBadge(ticket.status),
       priorityBadge(ticket.priority, { quiet: true }),
-      ticket.assignee_id ? avatar(project, ticket.assignee_id, "sm") : h("span.avatar.avatar-sm.avatar-empty", { title: "Unassigned" }, "–"),
+      ticket.assignee_id ? avatar(project, ticket.assignee_id, "sm") : isAgent(project) ? h("span.avatar.avatar-sm.avatar-empty", { title: "Unassigned" }, "–") : null,
     ),
   );
   return row;
@@ -477,11 +480,11 @@ function filterBar() {
   const agentEmails = new Map();
   for (const p of projects) for (const a of inboxAgents.get(p) || []) agentEmails.set(a.email, a.display_name || a.email);
   const bar = h("div.filter-bar",
-    projects.length > 1 ? select("project", "Project", [["", "All projects"], ...projects.map((p) => [p, p])], f.project) : null,
-    select("status", "Status", [["active", "Open & pending"], ["open", "Open"], ["pending", "Pending"], ["resolved", "Resolved"], ["closed", "Closed"], ["any", "Any status"]], f.status),
-    select("sort", "Sort", [["activity", "Recent activity"], ["priority", "Priority"], ["newest", "Newest"], ["oldest", "Oldest"]], f.sort),
-    select("priority", "Priority", [["", "Any priority"], ["urgent", "Urgent"], ["high", "High"], ["normal", "Normal"], ["low", "Low"]], f.priority),
-    anyAgent() ? select("assignee", "Assignee", [["", "Any assignee"], ...[...agentEmails.entries()].map(([email, name]) => [email, name])], f.assignee) : null,
+    projects.length > 1 ? select("project", "Filter by project", [["", "All projects"], ...projects.map((p) => [p, p])], f.project) : null,
+    select("status", "Filter by status", [["active", "Active"], ["open", "Open"], ["pending", "Pending"], ["resolved", "Resolved"], ["closed", "Closed"], ["any", "Any status"]], f.status),
+    select("sort", "Sort by", [["activity", "Recent"], ["priority", "Priority"], ["newest", "Newest"], ["oldest", "Oldest"]], f.sort),
+    select("priority", "Filter by priority", [["", "Any priority"], ["urgent", "Urgent"], ["high", "High"], ["normal", "Normal"], ["low", "Low"]], f.priority),
+    anyAgent() ? select("assignee", "Filter by assignee", [["", "Anyone"], ...[...agentEmails.entries()].map(([email, name]) => [email, name])], f.assignee) : null,
     anyAgent()
       ? h("input.btn-check", { type: "checkbox", id: "filter-mine", checked: f.mine, onchange: (e) => setFilters({ mine: e.target.checked }) })
       : null,

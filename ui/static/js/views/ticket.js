@@ -21,6 +21,7 @@ import {
   composersOf,
   ensureUsers,
   isAgent,
+  isKnown,
   loadAgents,
   loadPresence,
   markSeen,
@@ -323,6 +324,8 @@ export function mountTicket(pane, projectName, ticketId) {
   function renderPresence() {
     const viewers = viewersOf(projectName, ticketId);
     const composers = composersOf(projectName, ticketId).filter((c) => agent || !c.internal);
+    const unknown = [...viewers, ...composers.map((c) => c.userId)].filter((id) => !isKnown(projectName, id));
+    if (unknown.length) ensureUsers(projectName, unknown).then(() => !destroyed && renderPresence());
     const parts = [];
     for (const c of composers) {
       parts.push(h("span.presence-item.composing", { dataset: { userId: String(c.userId) } },
@@ -462,7 +465,7 @@ export function mountTicket(pane, projectName, ticketId) {
 
   async function addComment(comment) {
     if (comments.some((c) => c.id === comment.id)) return;
-    await ensureUsers(projectName, [comment.author_id]);
+    await ensureUsers(projectName, [comment.author_id], { retry: true });
     await renderMarkdown([comment.body]);
     if (destroyed || comments.some((c) => c.id === comment.id)) return;
     const nearBottom = scrollEl.scrollTop + scrollEl.clientHeight > scrollEl.scrollHeight - 120;
@@ -489,6 +492,12 @@ export function mountTicket(pane, projectName, ticketId) {
       case "comment.created":
         stopComposing(projectName, ticketId, d.comment.author_id);
         await addComment(d.comment);
+        if (!d.comment.internal && !members.some((m) => m.id === d.comment.author_id)) {
+          // Replying publicly makes the author a participant (the project adds them as a member).
+          const author = user(projectName, d.comment.author_id);
+          if (author && !author.unknown) members = [...members, author];
+          renderSide();
+        }
         if (ticket) {
           ticket = { ...ticket, last_activity_at: event.ts, comment_count: ticket.comment_count + 1 };
           markSeen(projectName, ticket);
@@ -507,7 +516,7 @@ export function mountTicket(pane, projectName, ticketId) {
       case "ticket.archived":
       case "ticket.unarchived":
         ticket = d.ticket;
-        await ensureUsers(projectName, [ticket.assignee_id, ...ticket.members]);
+        await ensureUsers(projectName, [ticket.assignee_id, ...ticket.members], { retry: true });
         if (ticket.body) await renderMarkdown([ticket.body]);
         renderHeader();
         renderSide();
@@ -548,7 +557,7 @@ export function mountTicket(pane, projectName, ticketId) {
       members = m;
       for (const u of members) rememberUser(projectName, u);
       agentsList = agent ? await loadAgents(projectName).catch(() => []) : [];
-      await ensureUsers(projectName, [ticket.created_by, ticket.assignee_id, ...comments.map((x) => x.author_id)]);
+      await ensureUsers(projectName, [ticket.created_by, ticket.assignee_id, ...comments.map((x) => x.author_id)], { retry: true });
       await renderMarkdown([ticket.body, ...comments.map((x) => x.body)]).catch(() => {});
     } catch (err) {
       if (destroyed) return;
