@@ -162,7 +162,7 @@ ERRORS_BY_CODE: dict[int, type[RpcError]] = {
 def error_from_wire(obj: Any) -> RpcError:
     """The error class for a JSON-RPC error object (an unknown code gives a plain ``RpcError``)."""
     if not isinstance(obj, dict):
-        return RpcError(-32603, "malformed error object", obj)
+        return InternalError("malformed error object", obj)
     code = obj.get("code")
     message = obj.get("message") if isinstance(obj.get("message"), str) else None
     data = obj.get("data")

@@ -42,11 +42,16 @@ class StoredEvent:
     ticket_id: int | None
     actor_id: int | None
     ts: str
-    data: dict[str, Any]
+    data_json: str  # the ``data`` member exactly as stored: replay sends it on without parsing it
     internal: bool = False
     subject_user_id: int | None = None
     members: frozenset[int] = frozenset()
     subject_role: Role | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.data_json)
+        return parsed
 
     def wire(self, project: str) -> dict[str, Any]:
         return {
@@ -59,6 +64,13 @@ class StoredEvent:
             "data": self.data,
         }
 
+    def encode(self, project_json: str) -> str:
+        """The wire JSON, assembled from stored text (replaying an event costs no parse and no dump)."""
+        return (
+            f'{{"seq":{self.seq},"type":{json.dumps(self.type)},"project":{project_json},"ts":"{self.ts}",'
+            f'"ticket_id":{_json_int(self.ticket_id)},"actor_id":{_json_int(self.actor_id)},"data":{self.data_json}}}'
+        )
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredEvent:
         audience = json.loads(row["audience"]) if row["audience"] else {}
@@ -68,12 +80,16 @@ class StoredEvent:
             ticket_id=row["ticket_id"],
             actor_id=row["actor_id"],
             ts=row["ts"],
-            data=json.loads(row["data"]),
+            data_json=row["data"],
             internal=bool(row["internal"]),
             subject_user_id=row["subject_user_id"],
             members=frozenset(audience.get("members", ())),
             subject_role=audience.get("subject_role"),
         )
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def may_receive(actor: Actor, event: StoredEvent) -> bool:
@@ -157,6 +173,7 @@ class EventHub:
     def __init__(self, storage: Storage, project: str, *, buffer: int = 1024, retention: int = 100_000) -> None:
         self.storage = storage
         self.project = project
+        self._project_json = json.dumps(project)
         self.buffer = buffer
         self.retention = retention
         self._subscribers: set[_Subscriber] = set()
@@ -205,6 +222,7 @@ class EventHub:
         if subject_role:
             audience["subject_role"] = subject_role
         stamp = format_time(ts)
+        data_json = json.dumps(data, separators=(",", ":"))
         seq = self.storage.insert(
             "events",
             {
@@ -212,7 +230,7 @@ class EventHub:
                 "ticket_id": ticket_id,
                 "actor_id": actor_id,
                 "ts": stamp,
-                "data": json.dumps(data, separators=(",", ":")),
+                "data": data_json,
                 "internal": int(internal),
                 "subject_user_id": subject_user_id,
                 "audience": json.dumps(audience) if audience else None,
@@ -224,7 +242,7 @@ class EventHub:
             ticket_id=ticket_id,
             actor_id=actor_id,
             ts=stamp,
-            data=data,
+            data_json=data_json,
             internal=internal,
             subject_user_id=subject_user_id,
             members=frozenset(members),
@@ -234,7 +252,7 @@ class EventHub:
         return event
 
     def encode(self, event: StoredEvent) -> str:
-        return json.dumps(event.wire(self.project), separators=(",", ":"))
+        return event.encode(self._project_json)
 
     def _fan_out(self, events: list[StoredEvent]) -> None:
         for event in events:

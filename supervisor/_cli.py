@@ -51,7 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command whose module is not written yet
         module.add_parser(subparsers)
+    _accept_everywhere(
+        parser,
+        "--log-level",
+        dest="log_level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log verbosity on stderr (default INFO)",
+    )
     return parser
+
+
+def _accept_everywhere(parser: argparse.ArgumentParser, flag: str, **kwargs: object) -> None:
+    """Let ``flag`` also follow a subcommand (``hero-assistance server --log-level DEBUG``).
+
+    SUPPRESS as the sub-level default keeps the top-level value unless the flag is given there.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if flag not in sub._option_string_actions:
+                    sub.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
+                _accept_everywhere(sub, flag, **kwargs)
 
 
 def configure_logging(level: str) -> None:

@@ -144,3 +144,11 @@ async def test_events_survive_restart_with_strictly_increasing_seq(tmp_path: Pat
         assert project.hub.latest_seq == first
         await project.call("ticket.create", title="two", body="x")
         assert project.hub.latest_seq == first + 1
+
+
+async def test_replayed_text_is_the_same_json_as_live(project: Project, desk: Desk) -> None:
+    await desk.alice.call(project, "ticket.create", title='quotes " and ünïcode ✓', body="x")
+    live = project.hub.encode(project.hub._replay_page(0, project.hub.latest_seq)[0])
+    event = project.hub._replay_page(0, project.hub.latest_seq)[0]
+    assert json.loads(live) == event.wire("acme")
+    assert json.loads(live)["data"]["ticket"]["title"] == 'quotes " and ünïcode ✓'

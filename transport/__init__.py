@@ -51,6 +51,7 @@ from hero_assistance.core import (
 
 from ._client import Client as Client
 from ._client import connect as connect
+from ._client_api_base import OMIT as OMIT
 from ._errors import ClientClosed as ClientClosed
 from ._errors import ConnectFailed as ConnectFailed
 from ._errors import ConnectionLost as ConnectionLost
@@ -58,29 +59,40 @@ from ._errors import ConsumerTooSlow as ConsumerTooSlow
 from ._errors import ProtocolError as ProtocolError
 from ._errors import TransportError as TransportError
 from ._errors import UnknownProject as UnknownProject
+from ._http11 import PoolStatistics as PoolStatistics
+from ._multi import MergedEvents as MergedEvents
 from ._multi import MultiProjectClient as MultiProjectClient
+from ._multi import ProjectStatistics as ProjectStatistics
+from ._multi_backoff import Backoff as Backoff
 from ._server import serve_project as serve_project
 from ._server_config import ServerConfig as ServerConfig
 from ._server_config import parse_mycelium_bind as parse_mycelium_bind
+from ._ws_events import EventStream as EventStream
 
 __all__ = [
+    "OMIT",
+    "Backoff",
     "Client",
     "ClientClosed",
     "Conflict",
     "ConnectFailed",
     "ConnectionLost",
     "ConsumerTooSlow",
+    "EventStream",
     "Forbidden",
     "HeroAssistanceError",
     "InternalError",
     "InvalidParams",
     "InvalidRequest",
     "InvalidToken",
+    "MergedEvents",
     "MethodNotFound",
     "MultiProjectClient",
     "NotFound",
     "ParseError",
     "PayloadTooLarge",
+    "PoolStatistics",
+    "ProjectStatistics",
     "ProtocolError",
     "RateLimited",
     "RpcError",
