@@ -10,21 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hero_assistance.core import Attachment, Comment, Device, HistoryEntry, Page, Presence, Ticket, User, converter
-from hero_assistance.core._identity import Role
-from hero_assistance.core._presence import Composing
-from hero_assistance.core._records import (
+from hero_assistance.core import (
+    Attachment,
+    Comment,
+    Composing,
+    Device,
+    HistoryEntry,
     MagicLinkIssued,
     MagicLinkSent,
+    Page,
+    Presence,
     PresenceStatus,
     Priority,
     ProjectInfo,
     Removed,
+    Role,
     SearchResults,
     SignIn,
+    Ticket,
     TicketStatus,
+    User,
     UserStatus,
     WhoAmI,
+    converter,
 )
 
 from ._client_api_base import OMIT, Namespace, Omitted, SupportsCall

@@ -22,12 +22,9 @@ from typing import Any, Literal, Union
 
 import attrs
 
-from hero_assistance.core import Page
-from hero_assistance.core._identity import Role
+from hero_assistance import core
+from hero_assistance.core import MethodSpec, Page, PresenceStatus, Priority, Role, TicketStatus, UserStatus, methods
 from hero_assistance.core._jsonschema import Unset
-from hero_assistance.core._methods import methods
-from hero_assistance.core._records import PresenceStatus, Priority, TicketStatus, UserStatus
-from hero_assistance.core._registry import MethodSpec
 
 LINE = 120
 
@@ -48,11 +45,11 @@ NAMESPACES: dict[str, tuple[str, str]] = {
 
 #: Literal aliases rendered by name (and imported) instead of spelled out.
 ALIASES: dict[Any, tuple[str, str]] = {
-    Role: ("Role", "hero_assistance.core._identity"),
-    Priority: ("Priority", "hero_assistance.core._records"),
-    TicketStatus: ("TicketStatus", "hero_assistance.core._records"),
-    PresenceStatus: ("PresenceStatus", "hero_assistance.core._records"),
-    UserStatus: ("UserStatus", "hero_assistance.core._records"),
+    Role: ("Role", "hero_assistance.core"),
+    Priority: ("Priority", "hero_assistance.core"),
+    TicketStatus: ("TicketStatus", "hero_assistance.core"),
+    PresenceStatus: ("PresenceStatus", "hero_assistance.core"),
+    UserStatus: ("UserStatus", "hero_assistance.core"),
 }
 
 
@@ -116,10 +113,9 @@ def _render(tp: Any, imports: _Imports, *, param: bool) -> str:
         imports.add("hero_assistance.core", "Page")
         return f"Page[{_render(args[0], imports, param=param)}]"
     if isinstance(tp, type) and attrs.has(tp):
-        module = tp.__module__
-        if tp.__name__ in {"Page", "Ticket", "Comment", "User", "Attachment", "Presence", "HistoryEntry", "Device"}:
-            module = "hero_assistance.core"
-        return imports.add(module, tp.__name__)
+        # Every record a method returns is exported by the core: import it from there, not its module.
+        public = getattr(core, tp.__name__, None) is tp
+        return imports.add("hero_assistance.core" if public else tp.__module__, tp.__name__)
     raise TypeError(f"the code generator cannot render {tp!r}; teach _render about it")
 
 
