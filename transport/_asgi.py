@@ -43,9 +43,10 @@ _JSON_TYPES = (b"application/json", b"application/json-rpc")
 _ATTACHMENT = re.compile(r"/attachments/([0-9]{1,18})(/thumb)?")
 _GET = ("GET", "HEAD")
 CHUNK = 256 * 1024
-#: After an error answer we read and discard (a bounded amount of) the unread request body: then
-#: a keep-alive connection can serve the next request, and a client still writing a refused body
-#: is not reset before it reads the answer (TCP sends RST when a socket closes with unread data).
+#: Before an error answer we read and discard (a bounded amount of) the unread request body:
+#: hypercorn closes the connection once the answer is complete if the request is not, so this
+#: keeps a keep-alive connection usable, and a client still writing is not reset before it can
+#: read the answer (TCP sends RST when a socket closes with unread data).
 _DRAIN_BYTES = 4 * 1024 * 1024
 _DRAIN_S = 1.0
 
@@ -113,9 +114,20 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: list[tuple[b
 
 
 async def send_error(
-    send: Send, status: int, message: str, *, rpc_error: RpcError | None = None, close: bool = False
+    receive: Receive | None,
+    send: Send,
+    status: int,
+    message: str,
+    *,
+    rpc_error: RpcError | None = None,
+    close: bool = False,
 ) -> int:
-    """A JSON error body: ``{"error": {"status", "message"[, "code", "data"]}}``."""
+    """A JSON error body: ``{"error": {"status", "message"[, "code", "data"]}}``.
+
+    With ``receive``, the unread request body is discarded first (bounded, see ``_DRAIN_BYTES``).
+    """
+    if receive is not None:
+        await _discard_body(receive)
     error: dict[str, Any] = {"status": status, "message": message}
     if rpc_error is not None:
         error.update(rpc_error.to_wire())
@@ -185,13 +197,14 @@ class ServerApp:
             route = (_GET, self._attachment)
         try:
             if route is None:
-                status = await send_error(send, 404, f"no such endpoint: {path[:200]}{self._elsewhere(path)}")
+                where = f"{path[:200]}{self._elsewhere(path)}"
+                status = await send_error(receive, send, 404, f"no such endpoint: {where}")
             elif method not in route[0]:
-                status = await self._not_allowed(send, method, path, route[0])
+                status = await self._not_allowed(receive, send, method, path, route[0])
             else:
                 status = await route[1](scope, receive, send)
         except BadIdentityHeaders as exc:
-            status = await send_error(send, 400, str(exc))
+            status = await send_error(receive, send, 400, str(exc))
         except _ClientGone:
             status = 499  # nginx's "client closed request": nothing was sent
         except Exception:
@@ -199,10 +212,9 @@ class ServerApp:
             log.exception("internal error serving %s trace_id=%s", path[:200], trace_id)
             status = 500
             with contextlib.suppress(Exception):  # the response may have started already
-                await send_error(send, 500, f"internal error (trace_id {trace_id}; the server log has the rest)")
+                message = f"internal error (trace_id {trace_id}; the server log has the rest)"
+                await send_error(None, send, 500, message, close=True)
         if status is not None:
-            if 400 <= status < 500 and status not in (413, 499):
-                await _discard_body(receive)  # 413 has done so already; 499 has no body left
             self._log(scope, status, started)
 
     def _elsewhere(self, path: str) -> str:
@@ -224,7 +236,8 @@ class ServerApp:
             extra,
         )
 
-    async def _not_allowed(self, send: Send, method: str, path: str, allowed: tuple[str, ...]) -> int:
+    async def _not_allowed(self, receive: Receive, send: Send, method: str, path: str, allowed: tuple[str, ...]) -> int:
+        await _discard_body(receive)
         body = _json({"error": {"status": 405, "message": f"{path[:200]} takes {' or '.join(allowed)}, not {method}"}})
         return await send_bytes(send, 405, body, [*_JSON_HEADERS, (b"allow", ", ".join(allowed).encode())])
 
@@ -245,7 +258,8 @@ class ServerApp:
             elif name == b"content-length":
                 length = value
         if content_type.split(b";", 1)[0].strip().lower() not in _JSON_TYPES:
-            return await send_error(send, 415, "POST /rpc takes a JSON-RPC body with Content-Type: application/json")
+            message = "POST /rpc takes a JSON-RPC body with Content-Type: application/json"
+            return await send_error(receive, send, 415, message)
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return await self._too_large(receive, send)
         caller = self.listener.attest(scope)
@@ -261,26 +275,26 @@ class ServerApp:
         return None  # the dispatcher has logged each call
 
     async def _too_large(self, receive: Receive, send: Send) -> int:
-        await send_error(send, 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes", close=True)
-        await _discard_body(receive)
-        return 413
+        # Answered at once, before the rest is read; the connection then closes.
+        return await send_error(None, send, 413, f"request bodies are limited to {MAX_BODY_BYTES} bytes", close=True)
 
     async def _attachment(self, scope: Scope, receive: Receive, send: Send) -> int:
         match = _ATTACHMENT.fullmatch(scope["path"])
         if match is None:
-            return await send_error(send, 404, "no such endpoint: use /attachments/{id} or /attachments/{id}/thumb")
+            message = "no such endpoint: use /attachments/{id} or /attachments/{id}/thumb"
+            return await send_error(receive, send, 404, message)
         actor = self.project.resolve(self.listener.attest(scope))
         try:
             path, content_type, filename = self.project.services.attachments.open_for(
                 actor, int(match[1]), thumb=bool(match[2])
             )
         except RpcError as err:
-            return await send_error(send, 404, err.message, rpc_error=err)
+            return await send_error(receive, send, 404, err.message, rpc_error=err)
         try:
             handle = await trio.open_file(path, "rb")
         except FileNotFoundError:
             log.error("attachment %s: its file %s is missing", match[1], path)
-            return await send_error(send, 404, "the attachment's file is missing on the server")
+            return await send_error(receive, send, 404, "the attachment's file is missing on the server")
         async with handle:
             size = os.fstat(handle.fileno()).st_size
             disposition = f"inline; filename*=UTF-8''{quote(filename)}"
@@ -313,14 +327,13 @@ class ServerApp:
     async def _events_sse(self, scope: Scope, receive: Receive, send: Send) -> int | None:
         accept = _header(scope, b"accept") or b""
         if b"text/event-stream" not in accept:
-            return await send_error(
-                send, 406, "GET /events is a WebSocket, or Server-Sent Events with Accept: text/event-stream"
-            )
+            message = "GET /events is a WebSocket, or Server-Sent Events with Accept: text/event-stream"
+            return await send_error(receive, send, 406, message)
         last_event_id = _header(scope, b"last-event-id")
         try:
             since = parse_since(scope["query_string"], last_event_id)
         except ValueError as exc:
-            return await send_error(send, 400, str(exc))
+            return await send_error(receive, send, 400, str(exc))
         caller = self.listener.attest(scope)
         started = time.perf_counter()
         outcome, count = await self.streams.serve_sse(caller, since, receive, send)
