@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import h11
 import pytest
 import trio
 
@@ -55,6 +56,23 @@ async def test_wrong_content_type_is_415_and_the_connection_stays_usable(server:
         assert no_type.status == 415
         # the refused bodies were consumed: the same keep-alive connection serves the next request
         assert (await client.request("GET", "/health")).status == 200
+
+
+async def test_a_refused_request_whose_body_comes_late_leaves_the_connection_usable() -> None:
+    with running_server() as server:
+        stream = await trio.open_unix_socket(str(server.dirs.rpc))
+        async with stream:
+            client = Http(stream)
+            body = b'{"jsonrpc":"2.0","id":1,"method":"auth.whoami"}'
+            await client.send_head("POST", "/rpc", [("content-type", "text/plain"), ("content-length", str(len(body)))])
+            await trio.sleep(0.3)  # the server has decided on 415 long before the body arrives
+            await stream.send_all(client.conn.send(h11.Data(data=body)) + client.conn.send(h11.EndOfMessage()))
+            head = await client.read_head()
+            assert head.status_code == 415
+            while not isinstance(await client._receive_event(), h11.EndOfMessage):
+                pass
+            client.conn.start_next_cycle()
+            assert (await client.request("GET", "/health")).status == 200
 
 
 async def test_content_type_parameters_are_accepted(server: ServerProcess) -> None:
