@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from hero_assistance.supervisor._cli import build_parser
 from hero_assistance.supervisor._cli_server import config_from_args
-from hero_assistance.transport._listen import attest_overlay_peer, attest_unix
+from hero_assistance.transport._listen import (
+    TCP_USER_TIMEOUT_MS,
+    attest_overlay_peer,
+    attest_unix,
+    bind_overlay_socket,
+)
 from hero_assistance.transport._server_config import OverlayBind, ServerConfig, parse_mycelium_bind
 
 
@@ -92,3 +98,14 @@ def test_a_unix_socket_caller_is_the_operator_unless_it_asserts_someone() -> Non
     assert attest_unix([]).local_operator
     assert attest_unix([(b"x-hero-user", b" ann@example.com ")]).user_email == "ann@example.com"
     assert attest_unix([(b"x-hero-device", b"browser-1")]).device == "browser-1"
+
+
+def test_overlay_connections_notice_dead_peers_by_themselves() -> None:
+    """Keep-alive probes and TCP_USER_TIMEOUT, set on the listener, are what accepted connections get."""
+    listener = bind_overlay_socket(parse_mycelium_bind("[::1]:0"))
+    with listener, socket.create_connection(("::1", listener.getsockname()[1])):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert listener.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+            assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == TCP_USER_TIMEOUT_MS
