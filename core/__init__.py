@@ -49,7 +49,10 @@ from ._errors import (
 from ._errors import (
     error_from_wire as error_from_wire,
 )
+from ._events import HubStatistics as HubStatistics
+from ._events import IdentityChanged as IdentityChanged
 from ._events import StoredEvent as StoredEvent
+from ._events import SubscriberDropped as SubscriberDropped
 from ._events import SubscriberTooSlow as SubscriberTooSlow
 from ._events import Subscription as Subscription
 from ._identity import Actor as Actor
@@ -130,6 +133,8 @@ __all__ = [
     "Forbidden",
     "HeroAssistanceError",
     "HistoryEntry",
+    "HubStatistics",
+    "IdentityChanged",
     "InternalError",
     "InvalidParams",
     "InvalidRequest",
@@ -161,6 +166,7 @@ __all__ = [
     "SignIn",
     "Storage",
     "StoredEvent",
+    "SubscriberDropped",
     "SubscriberTooSlow",
     "Subscription",
     "Ticket",

@@ -132,6 +132,8 @@ class Auth:
                 (actor.device, user_row["id"], label, stamp),
             )
             audit(self.storage, ts=now, actor_id=user_row["id"], action="device.bound", detail={"label": label})
+        # The device's streams were filtered as whoever it was before (anonymous, or someone else).
+        self.ctx.hub.revoke(device=actor.device)
         user = self.users.load(user_row["id"])
         assert user is not None
         return SignIn(user=user, device=BoundDevice(key=actor.device, label=label, bound_at=now))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,18 @@ log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
 
 
-class SubscriberTooSlow(HeroAssistanceError):
+class SubscriberDropped(HeroAssistanceError):
+    """The hub ended this subscription; the subscriber should reconnect and resume with ``since``."""
+
+
+class SubscriberTooSlow(SubscriberDropped):
     """The subscriber's buffer filled up; it was dropped and should resume with ``since``."""
+
+
+class IdentityChanged(SubscriberDropped):
+    """The subscriber's identity or rights changed (device unbound or rebound, user disabled or
+    re-roled): its stream was filtered with the old rights, so it is ended; a new subscription is
+    filtered with the new ones."""
 
 
 @attrs.frozen
@@ -115,7 +125,7 @@ def may_receive(actor: Actor, event: StoredEvent) -> bool:
 class _Subscriber:
     actor: Actor
     send: trio.MemorySendChannel[tuple[StoredEvent, str]]
-    dropped: bool = False
+    dropped: type[SubscriberDropped] | None = None
 
 
 @attrs.define(eq=False)
@@ -145,7 +155,7 @@ class Subscription:
         self.latest_seq = latest_seq
         self.resync = resync
 
-    async def events(self) -> AsyncIterator[tuple[StoredEvent, str]]:
+    async def events(self) -> AsyncGenerator[tuple[StoredEvent, str], None]:
         """Stored events after ``since`` the actor may see, then live ones: ``(event, json)`` pairs."""
         last = self.latest_seq
         if self._since is not None and not self.resync:
@@ -163,8 +173,10 @@ class Subscription:
             if event.seq > last:
                 last = event.seq
                 yield event, text
-        if self._subscriber.dropped:
+        if self._subscriber.dropped is SubscriberTooSlow:
             raise SubscriberTooSlow(f"subscriber fell behind at seq {last}; resume with since={last}")
+        if self._subscriber.dropped is not None:
+            raise self._subscriber.dropped(f"identity changed at seq {last}; reconnect with since={last}")
 
 
 class EventHub:
@@ -259,7 +271,7 @@ class EventHub:
             self._published += 1
             text: str | None = None
             for sub in list(self._subscribers):
-                if sub.dropped or not may_receive(sub.actor, event):
+                if sub.dropped is not None or not may_receive(sub.actor, event):
                     continue
                 if text is None:
                     text = self.encode(event)  # serialised once, shared by every recipient
@@ -270,12 +282,29 @@ class EventHub:
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     self._subscribers.discard(sub)
 
-    def _drop(self, sub: _Subscriber) -> None:
-        sub.dropped = True
+    def _drop(self, sub: _Subscriber, reason: type[SubscriberDropped] = SubscriberTooSlow) -> None:
+        sub.dropped = reason
         self._dropped += 1
         self._subscribers.discard(sub)
         sub.send.close()
-        log.warning("dropped a subscriber that fell %d events behind", self.buffer)
+        if reason is SubscriberTooSlow:
+            log.warning("dropped a subscriber that fell %d events behind", self.buffer)
+
+    def revoke(self, *, user_id: int | None = None, device: str | None = None) -> int:
+        """End the streams of a user or a device whose rights just changed; returns how many.
+
+        A stream is filtered with the rights its subscriber had when it subscribed; after an unbind, a
+        rebind, a disabled account or a new role those rights are stale, so the stream must end (its
+        events so far stay valid: they were sent when they were allowed).
+        """
+        ended = 0
+        for sub in list(self._subscribers):
+            if (user_id is not None and sub.actor.user_id == user_id) or (
+                device is not None and sub.actor.device == device
+            ):
+                self._drop(sub, IdentityChanged)
+                ended += 1
+        return ended
 
     def _prune(self) -> None:
         cutoff = self.latest_seq - self.retention

@@ -188,6 +188,8 @@ class Users:
                     action="user.updated",
                     detail={"user_id": user_id, **changes},
                 )
+            if "role" in changes or "status" in changes:
+                self.ctx.hub.revoke(user_id=user_id)
         updated = self.load(user_id)
         assert updated is not None
         return updated
@@ -216,4 +218,5 @@ class Users:
             raise NotFound.of("device", key)
         with self.storage.write():
             self.storage.execute("DELETE FROM devices WHERE key = ?", (key,))
+        self.ctx.hub.revoke(device=key)
         return device_from_row(row)

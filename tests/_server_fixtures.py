@@ -449,8 +449,11 @@ class WsClient:
                         return json.loads(text)
                 elif isinstance(event, ws.Ping):
                     self.pings += 1
-                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                        await self.stream.send_all(self.ws.send(event.response()))
+                    # events() was drained whole: a close read after this ping has already moved the
+                    # state on, and a pong is then no longer ours to send.
+                    if self.ws.state is wsproto.connection.ConnectionState.OPEN:
+                        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                            await self.stream.send_all(self.ws.send(event.response()))
                 elif isinstance(event, ws.CloseConnection):
                     self.close_code = event.code
                     self.close_reason = event.reason

@@ -152,3 +152,27 @@ async def test_replayed_text_is_the_same_json_as_live(project: Project, desk: De
     event = project.hub._replay_page(0, project.hub.latest_seq)[0]
     assert json.loads(live) == event.wire("acme")
     assert json.loads(live)["data"]["ticket"]["title"] == 'quotes " and ünïcode ✓'
+
+
+@pytest.mark.parametrize("change", ["unbind", "disable", "demote", "rebind"])
+async def test_a_stream_ends_when_its_rights_change(project: Project, desk: Desk, change: str) -> None:
+    from hero_assistance.core import IdentityChanged
+
+    ticket = await desk.alice.call(project, "ticket.create", title="mine", body="x")
+    subject = desk.sam if change == "demote" else desk.alice
+    async with project.hub.subscribe(project.resolve(subject.caller), since=None) as sub:
+        if change == "unbind":
+            await subject.call(project, "device.unbind")
+        elif change == "disable":
+            await desk.ada.call(project, "user.update", id=subject.user_id, status="disabled")
+        elif change == "demote":
+            await desk.ada.call(project, "user.update", id=subject.user_id, role="customer")
+        else:  # the device signs in as somebody else
+            invite = await project.call("auth.issue_magic_link", email="bob@example.com")
+            await project.call("auth.consume_magic_link", subject.caller, token=invite["token"])
+        # Writes after the change must not reach the old stream.
+        await desk.ada.call(project, "comment.create", ticket_id=ticket["id"], body="after", internal=True)
+        with pytest.raises(IdentityChanged), trio.fail_after(2):
+            async for event, _ in sub.events():
+                assert event.type != "comment.created", "an event reached a stream with stale rights"
+    assert project.hub.statistics().subscribers == 0

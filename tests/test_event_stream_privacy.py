@@ -98,3 +98,25 @@ async def test_an_unbound_device_receives_nothing() -> None:
             with trio.move_on_after(1.0):
                 frame = await stranger.receive_json()
             assert frame == "nothing"
+
+
+async def test_signing_in_ends_the_anonymous_stream_so_it_reconnects_with_the_new_rights() -> None:
+    with running_server() as server:
+        await setup_people(server.dirs.rpc, (ANN, "customer"))
+        async with http_unix(server.dirs.rpc) as rpc:
+            ticket = await rpc.call("ticket.create", as_user=ANN, title="Mine", body="x")
+            invite = await rpc.call("auth.issue_magic_link", email=ANN)
+        async with websocket(server.dirs.events, "/events", {"x-hero-device": "web:laptop"}) as before:
+            assert (await before.receive_json())["type"] == "subscribed"
+            async with http_unix(server.dirs.rpc) as rpc:
+                await rpc.call("auth.consume_magic_link", as_device="web:laptop", token=invite["token"])
+            with trio.fail_after(5):
+                assert await before.receive_json() is None
+            assert before.close_code == 1008
+        async with websocket(server.dirs.events, "/events", {"x-hero-device": "web:laptop"}) as after:
+            assert (await after.receive_json())["type"] == "subscribed"
+            async with http_unix(server.dirs.rpc) as rpc:
+                await rpc.call("comment.create", as_user=ANN, ticket_id=ticket["id"], body="now visible")
+            with trio.fail_after(5):
+                frame = await after.receive_json()
+            assert frame["type"] == "comment.created" and frame["data"]["comment"]["body"] == "now visible"

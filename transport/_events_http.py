@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import aclosing, contextmanager
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 import attrs
 import trio
 
-from hero_assistance.core import Caller, Project, StoredEvent, SubscriberTooSlow, Subscription
+from hero_assistance.core import Caller, IdentityChanged, Project, SubscriberTooSlow, Subscription
 
 log = logging.getLogger("hero_assistance.events")
 
@@ -32,6 +32,7 @@ Send = Callable[[Message], Awaitable[None]]
 #: WebSocket close codes: 1001 going away (server stopping), 1013 try again later (too slow).
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN = 1013
+CLOSE_POLICY = 1008  # the subscriber's rights changed: its stream ends, a new one gets the new rights
 
 
 def _dumps(obj: Any) -> str:
@@ -111,14 +112,15 @@ class EventStreams:
         """Write every event of ``sub`` until the hub drops it (or we are cancelled)."""
         try:
             # aclosing: a cancelled stream finalises the generator now, not whenever GC gets to it.
-            events_gen = cast(AsyncGenerator[tuple[StoredEvent, str], None], sub.events())
-            async with aclosing(events_gen) as events:
+            async with aclosing(sub.events()) as events:
                 async for event, text in events:
                     await write(event, text)
                     progress.events += 1
         except SubscriberTooSlow:
             self._too_slow += 1
             progress.outcome = "too_slow"
+        except IdentityChanged:
+            progress.outcome = "identity_changed"
         else:
             progress.outcome = "ended"
 
@@ -151,6 +153,9 @@ class EventStreams:
         if progress.outcome == "too_slow":
             reason = "too slow: reconnect with since= the last seq you received"
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN, "reason": reason})
+        elif progress.outcome == "identity_changed":
+            reason = "identity changed: reconnect with since= the last seq you received"
+            await send({"type": "websocket.close", "code": CLOSE_POLICY, "reason": reason})
         else:
             await send({"type": "websocket.close", "code": CLOSE_GOING_AWAY, "reason": "server stopping"})
         return progress.outcome, progress.events
