@@ -28,10 +28,11 @@ import trio
 
 from hero_assistance.core import DatabaseTooNew
 from hero_assistance.supervisor._cli_ui import startup_errors
-from hero_assistance.transport._client import Client  # TODO(public name once exported)
+from hero_assistance.transport import Client, ServerConfig, serve_project
+
+# Not (yet) on the transport's public face: the running server's handle and its start-up error.
 from hero_assistance.transport._listen import ServerStartupError
-from hero_assistance.transport._server import ProjectServer, serve_project
-from hero_assistance.transport._server_config import ServerConfig
+from hero_assistance.transport._server import ProjectServer
 from hero_assistance.ui import UiConfig, UiServer, UiStartupError, serve_ui
 from hero_assistance.ui._demo import DEMO_AGENT, DEMO_CUSTOMER, DESKS, Desk, seed
 

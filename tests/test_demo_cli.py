@@ -29,26 +29,28 @@ class Demo:
             [sys.executable, "-m", "hero_assistance", "demo", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
             env=env,
         )
         self.out = self._read_until("Press Ctrl-C", timeout=60)
 
     def _read_until(self, marker: str, timeout: float) -> str:
+        # os.read on the descriptor, not readline: a buffered reader may swallow the rest of the output
+        # into its own buffer, where select() no longer sees it.
         assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
         selector = selectors.DefaultSelector()
-        selector.register(self.proc.stdout, selectors.EVENT_READ)
-        text = ""
+        selector.register(fd, selectors.EVENT_READ)
+        data = b""
         deadline = time.monotonic() + timeout
-        while marker not in text:
+        while marker.encode() not in data:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 if self.proc.poll() is None:
                     self.proc.kill()
                 _, stderr = self.proc.communicate(timeout=10)
-                pytest.fail(f"the demo did not print {marker!r}:\n{text}\n{stderr}")
+                pytest.fail(f"the demo did not print {marker!r}:\n{data.decode()}\n{stderr.decode()}")
             if selector.select(0.2):
-                text += self.proc.stdout.readline()
-        return text
+                data += os.read(fd, 65536)
+        return data.decode()
 
     @property
     def address(self) -> str:
@@ -135,7 +137,7 @@ def test_demo_runs_signs_in_and_stops_cleanly(tmp_path: Path) -> None:
         assert (data / ".demo-seeded").exists()
     finally:
         code = demo.stop()
-    assert code == 0, demo.proc.stderr.read()  # type: ignore[union-attr]
+    assert code == 0, demo.proc.stderr.read().decode()  # type: ignore[union-attr]
 
     # Kept data is reused: the second start does not seed again (the same tickets, no duplicates).
     again = Demo(data)

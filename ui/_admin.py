@@ -25,7 +25,7 @@ from quart import Response, render_template, request
 from quart_trio import QuartTrio
 
 from hero_assistance.core import RpcError
-from hero_assistance.transport._client import Client  # TODO(public name once exported)
+from hero_assistance.transport import Client
 
 from ._config import ProjectEndpoint
 from ._forward import Upstream, UpstreamUnavailable

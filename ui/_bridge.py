@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import trio
 
-from hero_assistance.transport._multi import MultiProjectClient  # TODO(public name once exported)
+from hero_assistance.transport import MultiProjectClient
 
 from ._gateway import Gateway, ProjectChange, connection_state, device_for
 

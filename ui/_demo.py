@@ -14,7 +14,7 @@ from typing import Any, Literal
 import attrs
 from PIL import Image, ImageDraw, ImageFont
 
-from hero_assistance.transport._client import Client  # TODO(public name once exported)
+from hero_assistance.transport import Client
 
 Role = Literal["customer", "support", "admin"]
 

@@ -27,7 +27,7 @@ import trio
 
 from hero_assistance import __version__
 from hero_assistance.core import Conflict, Forbidden, InvalidParams, NotFound
-from hero_assistance.transport._multi import MultiProjectClient  # TODO(public name once exported)
+from hero_assistance.transport import MultiProjectClient
 
 from ._config import ConfigError, ProjectEndpoint, UiConfig, parse_project_arg, save_config
 from ._forward import Upstream

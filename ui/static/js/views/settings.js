@@ -24,7 +24,7 @@ export const SHORTCUTS = [
 ];
 
 export function mountSettings(pane) {
-  const projectsBody = h("tbody");
+  const projectsBody = h("ul.list-group.list-group-flush");
   const name = h("input.form-control", { id: "project-name", name: "name", placeholder: "acme", required: true, pattern: "[a-z0-9][a-z0-9_-]*", autocomplete: "off" });
   const url = h("input.form-control", { id: "project-url", name: "url", placeholder: "unix:/path/rpc.sock or http://[400::1]:8443", required: true, autocomplete: "off" });
   const add = h("form.row.g-2.align-items-end", {
@@ -72,21 +72,26 @@ export function mountSettings(pane) {
 
   function renderProjects() {
     if (!store.projects.length) {
-      replace(projectsBody, h("tr", h("td.text-body-secondary.py-4.text-center", { colspan: 4 }, "No projects yet. Add one below.")));
+      replace(projectsBody, h("li.list-group-item.text-body-secondary.py-4.text-center", "No projects yet. Add one below."));
       return;
     }
     replace(projectsBody, store.projects.map((p) => {
       const who = me(p.name);
       const role = store.me.get(p.name)?.role;
-      return h("tr", { dataset: { project: p.name } },
-        h("td", projectChip(p.name), h("div.small.text-body-secondary.text-break.mt-1", p.url)),
-        h("td", h(`span.badge.project-state.${STATE_CLASS[p.state] || "text-bg-secondary"}`, { title: p.detail || "" }, p.state || "unknown"),
-          p.detail ? h("div.small.text-body-secondary.mt-1", p.detail) : null),
-        h("td", who ? h("div", h("div", who.display_name || who.email), h("div.small.text-body-secondary", `${who.email} · ${role}`))
-          : h("a.btn.btn-sm.btn-outline-primary", { href: `/signin?project=${encodeURIComponent(p.name)}`, dataset: { link: "1" } }, "Sign in")),
-        h("td.text-end.text-nowrap",
-          who ? h("button.btn.btn-sm.btn-link", { type: "button", title: "Unbind this browser from your account", onclick: () => signOut(p.name) }, icon("logout"), " Sign out") : null,
-          h("button.btn.btn-sm.btn-link.text-danger", { type: "button", onclick: () => remove(p.name), "aria-label": `Remove ${p.name}` }, icon("trash"), " Remove")));
+      return h("li.list-group-item.project-item", { dataset: { project: p.name } },
+        h("div.d-flex.align-items-center.gap-2.flex-wrap",
+          projectChip(p.name),
+          h(`span.badge.project-state.${STATE_CLASS[p.state] || "text-bg-secondary"}`, { title: p.detail || "" }, p.state || "unknown"),
+          h("span.small.text-body-secondary", p.transport === "unix" ? "Unix socket" : "mycelium overlay"),
+          h("span.ms-auto.project-item-actions",
+            who ? h("button.btn.btn-sm.btn-link", { type: "button", title: "Unbind this browser from your account", onclick: () => signOut(p.name) }, icon("logout"), " Sign out") : null,
+            h("button.btn.btn-sm.btn-link.text-danger", { type: "button", onclick: () => remove(p.name), "aria-label": `Remove ${p.name}` }, icon("trash"), " Remove"))),
+        h("div.project-url.text-body-secondary.mt-1", { title: p.url }, p.url),
+        p.detail && p.state !== "connected" ? h("div.small.text-danger.mt-1", p.detail) : null,
+        h("div.mt-2.small",
+          who
+            ? ["Signed in as ", h("strong", who.display_name || who.email), h("span.text-body-secondary", ` · ${who.email} · ${role}`)]
+            : h("a.btn.btn-sm.btn-outline-primary", { href: `/signin?project=${encodeURIComponent(p.name)}`, dataset: { link: "1" } }, "Sign in")));
     }));
   }
 
@@ -97,7 +102,7 @@ export function mountSettings(pane) {
     h("h2.h4.mb-4", "Settings"),
     h("section.card.mb-4",
       h("div.card-header.d-flex.align-items-center", icon("server"), h("span.ms-2.fw-semibold", "Projects")),
-      h("div.table-responsive", h("table.table.align-middle.mb-0", h("thead", h("tr", h("th", "Project"), h("th", "Connection"), h("th", "Signed in as"), h("th"))), projectsBody)),
+      projectsBody,
       h("div.card-body.border-top", h("p.small.text-body-secondary.mb-2", "Add a project by its server address: a Unix socket on this machine, or a mycelium overlay address."), add)),
     h("section.card.mb-4",
       h("div.card-header.fw-semibold", "Appearance"),

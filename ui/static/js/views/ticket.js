@@ -95,7 +95,7 @@ function describeChange(project, field, change) {
   }
 }
 
-function historyLine(project, entry) {
+function historyLine(project, entry, internalIds) {
   const who = h("strong", entry.actor_id == null ? "System" : userName(project, entry.actor_id));
   let what;
   switch (entry.action) {
@@ -106,7 +106,7 @@ function historyLine(project, entry) {
       what = Object.entries(entry.detail || {}).flatMap(([f, c], i) => [i ? "; " : "", ...describeChange(project, f, c)]);
       break;
     case "comment.created":
-      what = [entry.detail?.internal ? "added an internal note" : "replied"];
+      what = [internalIds.has(entry.detail?.comment_id) ? "added an internal note" : "replied"];
       break;
     case "comment.updated":
       what = ["edited a reply"];
@@ -266,6 +266,14 @@ export function mountTicket(pane, projectName, ticketId) {
   function renderSide() {
     if (!ticket) return;
     clear(sideEl);
+    sideEl.append(h("button.btn-close.d-xxl-none.side-close", {
+      type: "button",
+      "aria-label": "Close the details",
+      onclick: () => {
+        root.classList.remove("show-side");
+        renderHeader();
+      },
+    }));
     if (agent) {
       const agents = agentsList;
       sideEl.append(h("section.side-section",
@@ -314,7 +322,8 @@ export function mountTicket(pane, projectName, ticketId) {
     try {
       const entries = await listAll(projectName, "ticket.history", { id: ticketId }, 400);
       await ensureUsers(projectName, entries.flatMap((e) => [e.actor_id, e.detail?.user_id, e.detail?.assignee_id?.to]));
-      replace(el, entries.map((e) => historyLine(projectName, e)));
+      const internalIds = new Set(comments.filter((c) => c.internal).map((c) => c.id));
+      replace(el, entries.map((e) => historyLine(projectName, e, internalIds)));
     } catch (err) {
       replace(el, h("li.small.text-danger", err.message));
     }
