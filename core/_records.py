@@ -36,7 +36,10 @@ EVENT_TYPES = (
 
 def format_time(value: datetime) -> str:
     """RFC 3339 UTC with a fixed width, so stored strings sort like the instants they name."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is C and ~10x faster than strftime; timespec keeps the width fixed.
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

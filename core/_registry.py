@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import attrs
+import fastjsonschema
 import jsonschema
 
 from ._errors import ERRORS_BY_CODE, InvalidParams
@@ -37,13 +38,22 @@ class MethodSpec:
     params_schema: dict[str, Any]
     result_schema: dict[str, Any]
     validator: Any = attrs.field(eq=False, repr=False)
+    check: Callable[[Any], Any] = attrs.field(eq=False, repr=False)
     int_fields: frozenset[str] = frozenset()
 
     def parse_params(self, params: dict[str, Any]) -> Any:
-        """Validate ``params`` against the schema; -32602 names the first offending field."""
-        errors = sorted(self.validator.iter_errors(params), key=lambda e: (len(e.path), str(e.path)))
-        if errors:
-            raise _invalid(errors[0], params)
+        """Validate ``params`` against the schema; -32602 names the first offending field.
+
+        The compiled check (fastjsonschema: generated Python, ~1 µs) runs on every call; only a call
+        it rejects pays for jsonschema's full walk, whose errors say which field and why.
+        """
+        try:
+            self.check(params)
+        except fastjsonschema.JsonSchemaException:
+            errors = sorted(self.validator.iter_errors(params), key=lambda e: (len(e.path), str(e.path)))
+            if errors:
+                raise _invalid(errors[0], params) from None
+            raise InvalidParams.field("params", "do not match the method's schema") from None
         values = {k: int(v) if k in self.int_fields and isinstance(v, float) else v for k, v in params.items()}
         return self.params_cls(**values)
 
@@ -114,6 +124,7 @@ class Registry:
                 params_schema=params_schema,
                 result_schema=schema_for(result_type),
                 validator=jsonschema.Draft202012Validator(params_schema),
+                check=fastjsonschema.compile(params_schema),
                 int_fields=int_fields,
             )
             return fn
