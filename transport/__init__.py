@@ -59,14 +59,21 @@ from ._errors import ConsumerTooSlow as ConsumerTooSlow
 from ._errors import ProtocolError as ProtocolError
 from ._errors import TransportError as TransportError
 from ._errors import UnknownProject as UnknownProject
+from ._events_http import StreamStatistics as StreamStatistics
 from ._http11 import PoolStatistics as PoolStatistics
+from ._listen import ServerStartupError as ServerStartupError
 from ._multi import MergedEvents as MergedEvents
 from ._multi import MultiProjectClient as MultiProjectClient
 from ._multi import ProjectStatistics as ProjectStatistics
 from ._multi_backoff import Backoff as Backoff
+from ._server import ProjectServer as ProjectServer
 from ._server import serve_project as serve_project
+from ._server_config import OverlayBind as OverlayBind
 from ._server_config import ServerConfig as ServerConfig
 from ._server_config import parse_mycelium_bind as parse_mycelium_bind
+from ._smtp import SmtpOutbox as SmtpOutbox
+from ._smtp import SmtpSettings as SmtpSettings
+from ._smtp import parse_smtp_url as parse_smtp_url
 from ._ws_events import EventStream as EventStream
 
 __all__ = [
@@ -89,18 +96,25 @@ __all__ = [
     "MethodNotFound",
     "MultiProjectClient",
     "NotFound",
+    "OverlayBind",
     "ParseError",
     "PayloadTooLarge",
     "PoolStatistics",
+    "ProjectServer",
     "ProjectStatistics",
     "ProtocolError",
     "RateLimited",
     "RpcError",
     "ServerConfig",
+    "ServerStartupError",
+    "SmtpOutbox",
+    "SmtpSettings",
+    "StreamStatistics",
     "TransportError",
     "Unauthenticated",
     "UnknownProject",
     "connect",
     "parse_mycelium_bind",
+    "parse_smtp_url",
     "serve_project",
 ]
