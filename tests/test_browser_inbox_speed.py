@@ -106,4 +106,11 @@ def test_ten_thousand_tickets_first_page_under_a_second(big_stack: StackThread, 
     # Scrolling to the end fetches the next page.
     page.locator(".list-scroll").evaluate("el => el.scrollTo(0, el.scrollHeight)")
     expect(rows).to_have_count(100)
+
+    # Search runs on the servers (full text) and merges both projects' hits; "/" focuses it.
+    page.keyboard.press("/")
+    page.keyboard.type("number 4321")
+    expect(rows).to_have_count(2)
+    assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.project)")) == ["acme", "globex"]
+    expect(page.locator(".list-title")).to_have_text("Search: “number 4321”")
     context.close()

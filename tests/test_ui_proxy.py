@@ -52,7 +52,7 @@ def upstream_answer(request: Recorded) -> tuple[int, list[tuple[str, str]], byte
 
 
 @asynccontextmanager
-async def proxy_setup(*, gateway: bool = False) -> AsyncIterator[Setup]:
+async def proxy_setup(*, gateway: bool = False, origins: tuple[str, ...] = ()) -> AsyncIterator[Setup]:
     with short_tmp() as root:
         acme, globex = FakeProject(upstream_answer), FakeProject(upstream_answer)
         async with trio.open_nursery() as nursery:
@@ -70,6 +70,7 @@ async def proxy_setup(*, gateway: bool = False) -> AsyncIterator[Setup]:
                 socket_path=root / "app.sock",
                 config_file=root / "ui.toml",
                 gateway=gateway,
+                origins=list(origins),
             )
             ui: UiServer = await nursery.start(serve_ui, config)
             try:
@@ -327,7 +328,14 @@ async def test_projects_are_added_and_removed_live_and_persisted() -> None:
 
 
 async def test_a_shared_gateway_keeps_its_project_list_from_browsers() -> None:
-    async with proxy_setup(gateway=True) as setup:
+    async with proxy_setup(gateway=True, origins=("https://help.example.com",)) as setup:
+        # Behind a TLS proxy: the public name is accepted and the session cookie is Secure.
+        public = [("Content-Type", "application/json"), ("Origin", "https://help.example.com")]
+        first = await http(setup.ui.url, "POST", "/rpc", public, rpc_body("ui.status"), host="help.example.com")
+        assert first.status == 200 and "Secure" in (first.header("Set-Cookie") or "")
+        local = await http(setup.ui.url, "POST", "/rpc", browser_headers(setup), rpc_body("ui.status"))
+        assert "Secure" not in (local.header("Set-Cookie") or "")
+
         body = rpc_body("ui.projects.add", name="x", url="unix:/tmp/x.sock")
         reply = await http(setup.ui.url, "POST", "/rpc", browser_headers(setup), body)
         assert reply.json()["error"]["code"] == -32002

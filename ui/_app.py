@@ -114,7 +114,8 @@ def create_app(gateway: Gateway) -> QuartTrio:
 
     def with_cookie(response: Response, session: str, fresh: bool) -> Response:
         if fresh:
-            secure = request.scheme == "https"
+            # Behind a TLS-terminating proxy the request arrives as http; the configured https origin says more.
+            secure = request.scheme == "https" or gateway.https_host(request.headers.get("Host"))
             response.headers.add("Set-Cookie", cookie_header(session, secure=secure))
         return response
 

@@ -103,6 +103,10 @@ class Gateway:
         """
         return origin is None or origin.rstrip("/") in self.allowed_origins
 
+    def https_host(self, host: str | None) -> bool:
+        """Whether browsers reach us under ``host`` by an https origin (then cookies are ``Secure``)."""
+        return host is not None and f"https://{host.lower()}" in self.allowed_origins
+
     def host_allowed(self, host: str | None) -> bool:
         """Defends against DNS rebinding: a page at ``evil.example`` re-pointed to 127.0.0.1 reaches us
         with its own name in ``Host``. Over the overlay the ui's identity is the machine's, so such a
