@@ -3,7 +3,7 @@
 ``python -m bench._load_rpc`` reads its job as JSON on stdin::
 
     {"socket": PATH, "connections": 16, "warmup_s": 1.0, "duration_s": 3.0,
-     "requests": [REQUEST, ...], "expect": "\\"result\\""}
+     "requests": [REQUEST, ...], "expect": "\\"result\\"", "server_pid": PID}
 
 ``requests`` are complete pre-built HTTP requests (latin-1 strings); connection ``i`` starts at request
 ``i`` and cycles through them, so 16 connections ask for 16 different tickets at any moment. Answers
@@ -74,7 +74,7 @@ async def _connection(
 async def run(job: dict) -> dict:
     requests = [r.encode("latin-1") for r in job["requests"]]
     expect = job.get("expect", '"result"').encode()
-    window = MeasureWindow(job["warmup_s"], job["duration_s"])
+    window = MeasureWindow(job["warmup_s"], job["duration_s"], job.get("server_pid"))
     connected, go = trio.Event(), trio.Event()
     pending = [job["connections"]]
     async with trio.open_nursery() as nursery:

@@ -3,7 +3,7 @@
 ``python -m bench._load_sdk`` reads its job as JSON on stdin::
 
     {"url": "unix:PATH", "user": EMAIL, "method": "ticket.get", "params": [{...}, ...],
-     "concurrency": 16, "warmup_s": 1.0, "duration_s": 3.0}
+     "concurrency": 16, "warmup_s": 1.0, "duration_s": 3.0, "server_pid": PID}
 
 and prints a ``MeasureWindow`` result. This is what an application (the ui serving many browsers)
 gets from the SDK, to compare with the same number of raw keep-alive connections.
@@ -37,7 +37,7 @@ async def _caller(
 
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
-    window = MeasureWindow(job["warmup_s"], job["duration_s"])
+    window = MeasureWindow(job["warmup_s"], job["duration_s"], job.get("server_pid"))
     async with connect(job["url"], as_user=job["user"], max_connections=job["concurrency"]) as client:
         window.open()
         async with trio.open_nursery() as nursery:
