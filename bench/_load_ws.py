@@ -10,7 +10,9 @@ Each step first grows the subscriber count to ``subscribers``, then measures:
 
 - latency: ``events`` times, one ``POST`` from ``triggers`` (``comment.create`` for our server) is written
   to ``rpc_socket`` and the clock starts just before that write; each subscriber's receipt of the event
-  is one sample. The next event is triggered once every subscriber has the previous one.
+  is one sample. The next event is triggered once every subscriber has the previous one and the server
+  has gone idle (one event to N subscribers, not an event queued behind the last one's work). The
+  server's CPU time per delivery over these events is reported too.
 - throughput: for ``throughput_s`` seconds, triggers follow each other as fast as the server answers
   them, with at most ``window`` events not yet received by every subscriber; deliveries (frames received,
   all subscribers together) per second.
@@ -34,11 +36,12 @@ import time
 from typing import Any
 
 from ._http import message_end
-from ._procs import raise_fd_limit, read_payload, rss_mb, write_result
+from ._procs import process_cpu_s, raise_fd_limit, read_payload, rss_mb, write_result
 from ._report import percentile
 
 CONNECT_BATCH = 100  # handshakes in flight at once: well inside the server's listen backlog
 TIMEOUT_S = 60.0
+IDLE_S = 0.01
 RECV_SIZE = 65536
 MARKER = b'"comment.created"'
 
@@ -196,12 +199,32 @@ class Fanout:
             raise ServerError("a trigger request did not fit in the socket buffer")
         return index
 
+    def server_cpu_s(self) -> float:
+        return process_cpu_s(self.job["server_pid"])
+
+    def wait_server_idle(self) -> None:
+        """Wait until the server has used (almost) no CPU for ``IDLE_S``: done with all the last event caused.
+
+        After its last send the server still unwinds every subscriber's task; an event triggered then
+        would queue behind that work, and we would measure the previous event's tail, not this one.
+        """
+        deadline = time.perf_counter() + TIMEOUT_S
+        before = self.server_cpu_s()
+        while time.perf_counter() < deadline:
+            self.poll(IDLE_S)
+            now = self.server_cpu_s()
+            if now - before < IDLE_S * 0.05:
+                return
+            before = now
+        raise ServerError("the server never went idle")
+
     def latency(self, events: int) -> tuple[list[float], list[float]]:
         """Every receipt's latency, and each event's last receipt (when the slowest subscriber had it)."""
         self.samples = []
         lasts = []
         subscribers = len(self.subs)
         for _ in range(events):
+            self.wait_server_idle()
             index = self.trigger()
             self.wait_until(
                 lambda index=index: self.delivered[index] == subscribers and not self.rpc_pending, "an event"
@@ -231,11 +254,11 @@ class Fanout:
         steps = []
         for step in self.job["steps"]:
             connect_s = self.grow(step["subscribers"])
-            cpu = time.process_time()
-            started = time.perf_counter()
+            cpu, server_cpu, started = time.process_time(), self.server_cpu_s(), time.perf_counter()
             samples, lasts = self.latency(step["events"])
             result: dict[str, Any] = {
                 "client_cpu": (time.process_time() - cpu) / (time.perf_counter() - started),
+                "server_cpu_per_delivery_us": (self.server_cpu_s() - server_cpu) / len(samples) * 1e6,
                 "last_p50_ms": percentile(lasts, 50) * 1000,
                 "subscribers": len(self.subs),
                 "connect_s": connect_s,

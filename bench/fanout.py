@@ -145,6 +145,14 @@ def _report(report: Report, results: dict[str, Any]) -> None:
             baseline=theirs["deliveries_per_s"],
             baseline_name=name,
         )
+        report.add(
+            GROUP,
+            f"server CPU per delivery, {n:,} subscribers",
+            mine["server_cpu_per_delivery_us"],
+            "us",
+            baseline=theirs["server_cpu_per_delivery_us"],
+            baseline_name=name,
+        )
     report.add(GROUP, "other processes on the server core (worst run)", max(ours_foreign, base_foreign) * 100, "% core")
 
 
