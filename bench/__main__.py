@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import shlex
+import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import fanout, memory, merge, rpc, storage
@@ -38,7 +43,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a tenth of the data and shorter runs, for a fast look")
     parser.add_argument("--workdir", type=Path, help="keep generated data here and reuse it next time")
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"), help="where to write JSON")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="FILE", help="also write the tables into FILE (e.g. bench/RESULTS.md)"
+    )
     args = parser.parse_args()
+    started = datetime.now(UTC)
     raise_fd_limit()  # 1,000 subscribers, 20 servers: the defaults of some systems are 1,024
     report = Report()
     with tempfile.TemporaryDirectory(prefix="hero-bench-") as tmp:
@@ -46,6 +55,14 @@ def main() -> int:
         for name in [g for g in GROUPS if not args.only or g in args.only]:
             GROUPS[name](report, workdir, args.quick)
     report.write(args.out)
+    if args.markdown:
+        command = shlex.join(["python", "-m", "bench", *sys.argv[1:]])
+        load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+        heading = (
+            f"Measured {started:%Y-%m-%d %H:%M} UTC with `{command}` on {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, {platform.platform()} (load average at the end: {load})."
+        )
+        report.write_markdown(args.markdown, heading)
     return 0
 
 

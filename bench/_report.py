@@ -87,6 +87,35 @@ class Report:
             text += f"  target {row['target']}: {'met' if row['met'] else 'MISSED'}"
         print(text, flush=True)
 
+    def markdown(self) -> str:
+        """The rows as one Markdown table per group."""
+        lines: list[str] = []
+        for group in dict.fromkeys(row["group"] for row in self.rows):
+            lines += [f"### {group}", "", "| figure | value | baseline | ratio | target |", "|---|---:|---|---:|---|"]
+            for row in (r for r in self.rows if r["group"] == group):
+                baseline = ratio = target = ""
+                if "baseline" in row:
+                    baseline = f"{row['baseline_name']}: {_number(row['baseline'])} {row['unit']}"
+                    ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else ""
+                if "target" in row:
+                    target = f"{row['target']}: {'met' if row['met'] else '**missed**'}"
+                value = f"{_number(row['value'])} {row['unit']}"
+                lines.append(f"| {row['name']} | {value} | {baseline} | {ratio} | {target} |")
+            lines.append("")
+        return "\n".join(lines)
+
+    def write_markdown(self, path: Path, heading: str) -> None:
+        """Put the tables into ``path`` between the results markers, keeping the text around them."""
+        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+        block = f"{begin}\n{heading}\n\n{self.markdown()}{end}"
+        text = path.read_text() if path.exists() else f"{begin}\n{end}\n"
+        if begin in text and end in text:
+            text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+        else:
+            text += "\n" + block + "\n"
+        path.write_text(text)
+        print(f"wrote {path}")
+
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -100,6 +129,13 @@ class Report:
         }
         path.write_text(json.dumps(payload, indent=2))
         print(f"\nwrote {path}")
+
+
+def _number(value: float) -> str:
+    """Three significant figures or more, thousands separated: 1,234 / 56.7 / 0.123."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}"
 
 
 def median_ms(samples: list[float]) -> float:
