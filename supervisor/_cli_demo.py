@@ -28,11 +28,7 @@ import trio
 
 from hero_assistance.core import DatabaseTooNew
 from hero_assistance.supervisor._cli_ui import startup_errors
-from hero_assistance.transport import Client, ServerConfig, serve_project
-
-# Not (yet) on the transport's public face: the running server's handle and its start-up error.
-from hero_assistance.transport._listen import ServerStartupError
-from hero_assistance.transport._server import ProjectServer
+from hero_assistance.transport import Client, ProjectServer, ServerConfig, ServerStartupError, serve_project
 from hero_assistance.ui import UiConfig, UiServer, UiStartupError, serve_ui
 from hero_assistance.ui._demo import DEMO_AGENT, DEMO_CUSTOMER, DESKS, Desk, seed
 

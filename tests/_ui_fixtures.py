@@ -27,8 +27,7 @@ import pytest
 import trio
 
 from hero_assistance.core import Caller
-from hero_assistance.transport import ServerConfig, serve_project
-from hero_assistance.transport._server import ProjectServer
+from hero_assistance.transport import ProjectServer, ServerConfig, serve_project
 from hero_assistance.ui import UiConfig, UiServer, serve_ui
 
 CHROMIUM = "/usr/bin/chromium"

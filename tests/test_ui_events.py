@@ -13,8 +13,7 @@ import trio
 import trio_websocket
 
 from hero_assistance.core import Caller
-from hero_assistance.transport import ServerConfig, serve_project
-from hero_assistance.transport._server import ProjectServer
+from hero_assistance.transport import ProjectServer, ServerConfig, serve_project
 from hero_assistance.ui import UiConfig, UiServer, serve_ui
 from hero_assistance.ui._session import COOKIE_NAME
 

@@ -338,6 +338,10 @@ on("identity", () => {
   renderSidebar();
 });
 on("filters", renderSidebar);
+// The tab's title counts unread tickets in the list, so a waiting customer shows in the tab bar.
+on("unread", (count) => {
+  if (parseRoute().name !== "ticket") document.title = count ? `(${count}) Hero Assistance` : "Hero Assistance";
+});
 on("live", renderConnStates);
 on("event", ({ event }) => {
   if (event.type.startsWith("ticket.") || event.type === "comment.created") refreshCounts();

@@ -362,6 +362,7 @@ export function renderList() {
   replace(el, sortedRows().map(rowEl));
   inbox.fresh.clear();
   renderFooter();
+  emit("unread", inbox.rows.filter((r) => isUnread(r.project, r.ticket)).length);
 }
 
 function rerenderRow(k) {
