@@ -50,10 +50,17 @@ def main() -> int:
     started = datetime.now(UTC)
     raise_fd_limit()  # 1,000 subscribers, 20 servers: the defaults of some systems are 1,024
     report = Report()
-    with tempfile.TemporaryDirectory(prefix="hero-bench-") as tmp:
-        workdir = args.workdir or Path(tmp)
-        for name in [g for g in GROUPS if not args.only or g in args.only]:
-            GROUPS[name](report, workdir, args.quick)
+    interrupted = False
+    try:
+        with tempfile.TemporaryDirectory(prefix="hero-bench-") as tmp:
+            workdir = args.workdir or Path(tmp)
+            for name in [g for g in GROUPS if not args.only or g in args.only]:
+                GROUPS[name](report, workdir, args.quick)
+    except* KeyboardInterrupt:
+        interrupted = True  # every nursery has stopped and reaped its child processes by now
+    if interrupted:
+        print("\ninterrupted: the results so far are not written", file=sys.stderr)
+        return 130
     report.write(args.out)
     if args.markdown:
         command = shlex.join(["python", "-m", "bench", *sys.argv[1:]])

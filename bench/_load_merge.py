@@ -26,7 +26,7 @@ import trio
 
 from hero_assistance.transport import MultiProjectClient, connect
 
-from ._procs import raise_fd_limit, read_payload, write_result
+from ._procs import load_generator_main
 
 
 async def _read_stream(url: str, user: str, events: int) -> int:
@@ -91,8 +91,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    raise_fd_limit()
-    write_result(trio.run(run, read_payload()))
+    load_generator_main(lambda job: trio.run(run, job))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import trio
 
 from ._http import HEADER_END, message_end
 from ._load_window import MeasureWindow
-from ._procs import raise_fd_limit, read_payload, write_result
+from ._procs import load_generator_main
 
 RECV_SIZE = 256 * 1024
 
@@ -87,8 +87,7 @@ async def run(job: dict) -> dict:
 
 
 def main() -> None:
-    raise_fd_limit()
-    write_result(trio.run(run, read_payload()))
+    load_generator_main(lambda job: trio.run(run, job))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import trio
 from hero_assistance.transport import Client, RpcError, connect
 
 from ._load_window import MeasureWindow
-from ._procs import raise_fd_limit, read_payload, write_result
+from ._procs import load_generator_main
 
 
 async def _caller(
@@ -49,8 +49,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    raise_fd_limit()
-    write_result(trio.run(run, read_payload()))
+    load_generator_main(lambda job: trio.run(run, job))
 
 
 if __name__ == "__main__":

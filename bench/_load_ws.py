@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 from ._http import message_end
-from ._procs import process_cpu_s, raise_fd_limit, read_payload, rss_mb, write_result
+from ._procs import load_generator_main, process_cpu_s, rss_mb
 from ._report import percentile
 
 CONNECT_BATCH = 100  # handshakes in flight at once: well inside the server's listen backlog
@@ -276,11 +276,13 @@ class Fanout:
         return {"steps": steps}
 
 
-def main() -> None:
-    raise_fd_limit()
-    job = read_payload()
+def _run(job: dict[str, Any]) -> dict[str, Any]:
     job["triggers"] = [t.encode("latin-1") for t in job["triggers"]]
-    write_result(Fanout(job).run())
+    return Fanout(job).run()
+
+
+def main() -> None:
+    load_generator_main(_run)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,13 @@ child. Children get their own stdout/stderr files or pipes we read, never a pipe
 server logging one line per request into a full pipe would stall and the figures would lie).
 
 CPUs: on a 2-core machine a measurement runs the server on one core and its load on the other, each
-pinned from before ``exec`` (``sched_setaffinity`` in the child), so neither time-slices with the other
-and the scheduler cannot migrate them mid-run. With a single CPU nothing is pinned.
+pinned from its first instruction on, so neither time-slices with the other and the scheduler cannot
+migrate them mid-run. With a single CPU nothing is pinned. The pinning is done by a tiny ``python -I -S``
+shim that sets the affinity and ``exec``s the real command (same pid), not by ``preexec_fn``: trio forks
+from a worker thread, and Python code between fork and exec is not safe while other threads exist.
+
+Each child gets its own session, so a Ctrl-C in the terminal reaches only the benchmark driver, which
+then stops its children in order, instead of every process racing to exit at once.
 """
 
 from __future__ import annotations
@@ -46,9 +51,16 @@ def cpu_plan() -> tuple[frozenset[int] | None, frozenset[int] | None]:
 SERVER_CPUS, LOAD_CPUS = cpu_plan()
 
 
-def _pinned(cpus: frozenset[int] | None) -> Callable[[], None] | None:
-    # Runs in the child between fork and exec: every thread the program starts later inherits it.
-    return None if cpus is None else partial(os.sched_setaffinity, 0, cpus)
+_PIN_SHIM = (
+    "import os, sys; os.sched_setaffinity(0, map(int, sys.argv[1].split(','))); os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def _pinned(command: Sequence[str], cpus: frozenset[int] | None) -> list[str]:
+    """``command`` run on ``cpus`` (every thread it starts inherits the affinity)."""
+    if cpus is None:
+        return list(command)
+    return [sys.executable, "-I", "-S", "-c", _PIN_SHIM, ",".join(map(str, sorted(cpus))), *command]
 
 
 def raise_fd_limit() -> int:
@@ -117,13 +129,13 @@ async def start_child(
         process: trio.Process = await nursery.start(
             partial(
                 trio.run_process,
-                list(command),
+                _pinned(command, cpus),
                 check=False,
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=sink,
-                preexec_fn=_pinned(cpus),
                 env=env,
+                start_new_session=True,
             )
         )
     return Child(process, name, log)
@@ -192,12 +204,12 @@ async def run_json(
     Its stderr (progress, errors) passes through to ours.
     """
     result = await trio.run_process(
-        python_module(module, *args),
+        _pinned(python_module(module, *args), cpus),
         stdin=json.dumps(payload).encode(),
         capture_stdout=True,
         stderr=None,
         check=False,
-        preexec_fn=_pinned(cpus),
+        start_new_session=True,
     )
     if result.returncode != 0:
         raise BenchError(f"{module} exited with {result.returncode}")
@@ -207,13 +219,10 @@ async def run_json(
         raise BenchError(f"{module} printed no JSON result: {result.stdout[-500:]!r}") from None
 
 
-def read_payload() -> dict[str, Any]:
-    """For a load generator's ``main``: the JSON job its parent sent on stdin."""
-    return json.loads(sys.stdin.buffer.read())
-
-
-def write_result(result: dict[str, Any]) -> None:
-    """For a load generator's ``main``: the JSON result its parent reads from stdout."""
+def load_generator_main(work: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """A load generator's ``main``: the JSON job from stdin, ``work(job)``, the JSON result to stdout."""
+    raise_fd_limit()
+    result = work(json.loads(sys.stdin.buffer.read()))
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
 
