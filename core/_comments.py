@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
+from typing import Any
 
 from ._attachments import Attachments
 from ._audit import audit
@@ -42,6 +44,19 @@ class Comments:
             )
             for r in rows
         ]
+
+    def _announce(
+        self, kind: str, actor: Actor, comment: Comment, ts: datetime, data: dict[str, Any], members: frozenset[int]
+    ) -> None:
+        """The audit row and the event of one comment change, in the caller's transaction."""
+        audit(
+            self.storage, ts=ts, actor_id=actor.user_id, action=kind, ticket_id=comment.ticket_id,
+            detail={"comment_id": comment.id}, internal=comment.internal,
+        )  # fmt: skip
+        self.hub.record(
+            kind, ts=ts, ticket_id=comment.ticket_id, actor_id=actor.user_id, data=data,
+            internal=comment.internal, members=members,
+        )  # fmt: skip
 
     def _load(self, comment_id: int) -> Comment:
         row = self.storage.row("SELECT * FROM comments WHERE id = ?", (comment_id,))
@@ -107,24 +122,7 @@ class Comments:
                 (stamp, stamp, ticket_id),
             )
             comment = self._load(comment_id)
-            audit(
-                self.storage,
-                ts=now,
-                actor_id=actor.user_id,
-                action="comment.created",
-                ticket_id=ticket_id,
-                detail={"comment_id": comment_id},
-                internal=internal,
-            )
-            self.hub.record(
-                "comment.created",
-                ts=now,
-                ticket_id=ticket_id,
-                actor_id=actor.user_id,
-                data={"comment": converter.unstructure(comment)},
-                internal=internal,
-                members=members,
-            )
+            self._announce("comment.created", actor, comment, now, {"comment": converter.unstructure(comment)}, members)
             if not internal and not actor.is_staff and ticket_row["status"] in REOPENED_BY_CUSTOMER_REPLY:
                 self.storage.execute("UPDATE tickets SET status = 'open' WHERE id = ?", (ticket_id,))
                 diff = {"status": {"from": ticket_row["status"], "to": "open"}}
@@ -163,7 +161,7 @@ class Comments:
         return Page(items=items, next_cursor=encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None)
 
     def update(self, actor: Actor, comment_id: int, body: str) -> Comment:
-        row, scope = self._visible(actor, comment_id)
+        _, scope = self._visible(actor, comment_id)
         require(actor, "comment.edit", scope)
         body = check_body(body, self.ctx.limits.comment_body_max_bytes)
         has_images = bool(self.storage.scalar("SELECT 1 FROM attachments WHERE comment_id = ?", (comment_id,)))
@@ -176,23 +174,8 @@ class Comments:
                 (body, format_time(now), comment_id),
             )
             comment = self._load(comment_id)
-            audit(
-                self.storage,
-                ts=now,
-                actor_id=actor.user_id,
-                action="comment.updated",
-                ticket_id=row["ticket_id"],
-                detail={"comment_id": comment_id},
-                internal=comment.internal,
-            )
-            self.hub.record(
-                "comment.updated",
-                ts=now,
-                ticket_id=row["ticket_id"],
-                actor_id=actor.user_id,
-                data={"comment": converter.unstructure(comment)},
-                internal=comment.internal,
-                members=scope.members,
+            self._announce(
+                "comment.updated", actor, comment, now, {"comment": converter.unstructure(comment)}, scope.members
             )
         return comment
 
@@ -211,23 +194,13 @@ class Comments:
             self.storage.execute(
                 "UPDATE tickets SET comment_count = comment_count - 1 WHERE id = ?", (row["ticket_id"],)
             )
-            audit(
-                self.storage,
-                ts=now,
-                actor_id=actor.user_id,
-                action="comment.deleted",
-                ticket_id=row["ticket_id"],
-                detail={"comment_id": comment_id},
-                internal=comment.internal,
-            )
-            self.hub.record(
+            self._announce(
                 "comment.deleted",
-                ts=now,
-                ticket_id=row["ticket_id"],
-                actor_id=actor.user_id,
-                data={"comment_id": comment_id, "ticket_id": row["ticket_id"]},
-                internal=comment.internal,
-                members=scope.members,
+                actor,
+                comment,
+                now,
+                {"comment_id": comment_id, "ticket_id": comment.ticket_id},
+                scope.members,
             )
         self.attachments.forget_files(shas)
         return comment
