@@ -116,11 +116,14 @@ class Comments:
                 # Whoever replies publicly takes part in the ticket: the customer can see who they are.
                 self.storage.insert("members", {"ticket_id": ticket_id, "user_id": actor.user_id, "added_at": stamp})
                 members = members | {actor.user_id}
-            self.storage.execute(
-                "UPDATE tickets SET comment_count = comment_count + 1, last_activity_at = ?, updated_at = ? "
-                "WHERE id = ?",
-                (stamp, stamp, ticket_id),
-            )
+            if not internal:
+                # Count and activity time are what everyone sees of a ticket: an internal note must
+                # not move them, or customers could count notes and tell when agents discuss them.
+                self.storage.execute(
+                    "UPDATE tickets SET comment_count = comment_count + 1, last_activity_at = ?, updated_at = ? "
+                    "WHERE id = ?",
+                    (stamp, stamp, ticket_id),
+                )
             comment = self._load(comment_id)
             self._announce("comment.created", actor, comment, now, {"comment": converter.unstructure(comment)}, members)
             if not internal and not actor.is_staff and ticket_row["status"] in REOPENED_BY_CUSTOMER_REPLY:
@@ -192,7 +195,8 @@ class Comments:
             )
             self.storage.execute("DELETE FROM comments WHERE id = ?", (comment_id,))
             self.storage.execute(
-                "UPDATE tickets SET comment_count = comment_count - 1 WHERE id = ?", (row["ticket_id"],)
+                "UPDATE tickets SET comment_count = comment_count - ? WHERE id = ?",
+                (0 if comment.internal else 1, row["ticket_id"]),
             )
             self._announce(
                 "comment.deleted",

@@ -4,7 +4,8 @@ Version 1 holds the domain tables; version 2 adds the FTS5 search index (with a 
 version-1 database with data upgrades into a searchable one); version 3 the key-value ``meta``
 table used for event retention bookkeeping; version 4 rebuilds the search index with an ``audience``
 column (the member ids and an ``internal`` flag as tokens) so a customer's search is one doclist
-intersection instead of a scan of everyone's matches.
+intersection instead of a scan of everyone's matches; version 5 recounts ``comment_count`` over
+public comments only (internal notes must not show in what customers see of a ticket).
 """
 
 from __future__ import annotations
@@ -221,6 +222,11 @@ INSERT INTO search_index (rowid, title, body, audience, kind, ticket_id, comment
 """
 
 
+V5 = """
+UPDATE tickets SET comment_count = (SELECT count(*) FROM comments c WHERE c.ticket_id = tickets.id AND c.internal = 0);
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         # executescript would COMMIT the caller's transaction: run statement by statement instead.
@@ -245,7 +251,13 @@ def _split(sql: str) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_script(V1), _script(V2), _script(V3), _script(V4)]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _script(V1),
+    _script(V2),
+    _script(V3),
+    _script(V4),
+    _script(V5),
+]
 """Index i holds the step from schema version i to i + 1."""
 
 LATEST_VERSION = len(MIGRATIONS)

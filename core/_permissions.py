@@ -76,7 +76,8 @@ def permits(actor: Actor, action: Action, scope: Scope = Scope()) -> bool:
                 return False
             return staff or scope.subject_id == me or scope.subject_role in ("support", "admin")
         case "user.read":
-            return staff or scope.subject_id == me or scope.shares_ticket
+            # Agents are the project's public face (as their presence is): anyone may see who they are.
+            return staff or scope.subject_id == me or scope.shares_ticket or scope.subject_role in ("support", "admin")
         case "user.enroll":
             return actor.is_admin or (staff and scope.role == "customer")
 

@@ -88,7 +88,7 @@ class Ticket:
     tags: list[str]
     archived: bool
     members: list[int]
-    comment_count: int
+    comment_count: int  # public comments only, like last_activity_at: internal notes move neither
     created_at: datetime
     updated_at: datetime
     last_activity_at: datetime

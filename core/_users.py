@@ -131,7 +131,7 @@ class Users:
         user = self.load(user_id)
         if user is None or actor.user_id is None:
             raise NotFound.of("user", user_id)
-        scope = Scope(subject_id=user_id)
+        scope = Scope(subject_id=user_id, subject_role=user.role)
         if not permits(actor, "user.read", scope) and not self.shares_ticket(actor.user_id, user_id):
             raise NotFound.of("user", user_id)
         return user

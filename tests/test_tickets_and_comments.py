@@ -121,7 +121,8 @@ async def test_threads_internal_notes_and_image_only_replies(project: Project, d
     await desk.alice.call(project, "comment.delete", id=question["id"])
     refreshed = await desk.alice.call(project, "comment.list", ticket_id=ticket["id"])
     assert [c["parent_id"] for c in refreshed["items"] if c["id"] == answer["id"]] == [None]
-    assert (await desk.alice.call(project, "ticket.get", id=ticket["id"]))["comment_count"] == 3
+    # answer and image-only reply: the deleted question and the internal note are not counted
+    assert (await desk.alice.call(project, "ticket.get", id=ticket["id"]))["comment_count"] == 2
 
 
 async def test_a_customer_reply_reopens_a_pending_ticket(project: Project, desk: Desk) -> None:
@@ -158,3 +159,14 @@ async def test_delete_removes_the_ticket_its_comments_and_unshared_files(project
     assert not path.exists()
     assert (await desk.ada.call(project, "search.query", q="searchable"))["items"] == []
     assert project.storage.scalar("SELECT count(*) FROM comments") == 0
+
+
+async def test_internal_notes_leave_no_trace_in_what_customers_see(project: Project, desk: Desk) -> None:
+    ticket = await desk.alice.call(project, "ticket.create", title="help")
+    before = await desk.alice.call(project, "ticket.get", id=ticket["id"])
+    note = await desk.sam.call(project, "comment.create", ticket_id=ticket["id"], body="hm", internal=True)
+    after = await desk.alice.call(project, "ticket.get", id=ticket["id"])
+    assert (after["comment_count"], after["last_activity_at"]) == (before["comment_count"], before["last_activity_at"])
+    await desk.sam.call(project, "comment.delete", id=note["id"])
+    await desk.sam.call(project, "comment.create", ticket_id=ticket["id"], body="public")
+    assert (await desk.alice.call(project, "ticket.get", id=ticket["id"]))["comment_count"] == 1
