@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any, cast
 
+import hypercorn.trio
 import trio
 import trio_websocket
 
@@ -54,8 +55,6 @@ class ConstantApp:
 
 
 async def serve_hypercorn(socket_path: Path, body: bytes) -> None:
-    import hypercorn.trio
-
     sock = bind_unix_socket(socket_path)
     config = _hypercorn_config(sock, ServerConfig(project="baseline", socket_dir=socket_path.parent))
     await hypercorn.trio.serve(cast(Any, ConstantApp(body)), config)
