@@ -152,10 +152,10 @@ def test_customer_and_agent_work_a_ticket_live(stack: StackThread, browser: Any)
     agent.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
 
     # The customer sees the agent looking at it, then typing.
-    # Sam has not joined the ticket yet, so the project does not tell the customer his name: "an agent".
-    expect(customer.locator(".presence-item.viewing")).to_contain_text("A support agent is viewing")
+    # Agents' names are public within the project, so the customer sees who it is before Sam joins.
+    expect(customer.locator(".presence-item.viewing")).to_contain_text("Sam Rivera is viewing")
     agent.locator(".composer textarea").fill("So sorry!")
-    expect(customer.locator(".presence-item.composing")).to_contain_text("A support agent is replying")
+    expect(customer.locator(".presence-item.composing")).to_contain_text("Sam Rivera is replying")
     customer.screenshot(path=artifact("04-customer-sees-agent-replying.png"))
 
     # The reply appears in the customer's browser, and fast.

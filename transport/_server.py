@@ -32,6 +32,7 @@ from hero_assistance.core import Caller, LogOutbox, Project, ProjectConfig, open
 
 from ._asgi import InFlight, Listener, Scope, ServerApp
 from ._events_http import EventStreams, StreamStatistics
+from ._events_server import serve_events_socket
 from ._listen import (
     ServerStartupError,
     attest_overlay_peer,
@@ -174,8 +175,21 @@ async def serve_project(
                 await nursery.start(smtp.run)
             async with trio.open_nursery() as http:
                 for listener, sock in listeners:
+                    asgi = ServerApp(project, listener, streams, in_flight)
+                    if listener.events and not listener.rpc:
+                        # events.sock: our fan-out server (see _events_server.py for why not hypercorn).
+                        await http.start(
+                            partial(
+                                serve_events_socket,
+                                asgi,
+                                sock,
+                                heartbeat_s=config.heartbeat_s,
+                                shutdown_trigger=server._stopping.wait,
+                            )
+                        )
+                        continue
                     # hypercorn types ASGI messages as TypedDicts; ours are plain dicts.
-                    app = cast("ASGIFramework", ServerApp(project, listener, streams, in_flight))
+                    app = cast("ASGIFramework", asgi)
                     hc = _hypercorn_config(sock, config)
                     await http.start(partial(hypercorn.trio.serve, app, hc, shutdown_trigger=server._stopping.wait))
                 log.info(
