@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -37,6 +38,16 @@ GROUPS: dict[str, Callable[[Report, Path, bool], None]] = {
 }
 
 
+def _commit() -> str:
+    """The checked-out commit, marked when files in the tree differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "(unknown)"
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", nargs="*", choices=list(GROUPS), help="run only these groups")
@@ -66,8 +77,8 @@ def main() -> int:
         command = shlex.join(["python", "-m", "bench", *sys.argv[1:]])
         load = "/".join(f"{x:.1f}" for x in os.getloadavg())
         heading = (
-            f"Measured {started:%Y-%m-%d %H:%M} UTC with `{command}` on {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, {platform.platform()} (load average at the end: {load})."
+            f"Measured {started:%Y-%m-%d %H:%M} UTC at commit {_commit()} with `{command}` on {os.cpu_count()} "
+            f"CPUs, Python {platform.python_version()}, {platform.platform()} (load average at the end: {load})."
         )
         report.write_markdown(args.markdown, heading)
     return 0

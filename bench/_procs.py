@@ -123,7 +123,11 @@ async def start_child(
     cpus: frozenset[int] | None,
     env: dict[str, str] | None = None,
 ) -> Child:
-    """Start a long-running child owned by ``nursery``; its stdout and stderr go to ``log``."""
+    """Start a long-running child owned by ``nursery``; its stdout and stderr go to ``log``.
+
+    The child must outlive its use: if it exits before ``nursery`` is cancelled (a crashed server),
+    a ``BenchError`` with its log's last lines fails the block, rather than a load waiting forever.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:  # the child has its own copy of the descriptor once started
         process: trio.Process = await nursery.start(
@@ -138,7 +142,14 @@ async def start_child(
                 start_new_session=True,
             )
         )
-    return Child(process, name, log)
+    child = Child(process, name, log)
+    nursery.start_soon(_exit_is_failure, child)
+    return child
+
+
+async def _exit_is_failure(child: Child) -> None:
+    await child.process.wait()
+    raise BenchError(f"{child.name} exited with {child.process.returncode} while in use:\n{child.log_tail()}")
 
 
 async def wait_http_ready(child: Child, socket_path: Path, path: str = "/health") -> None:

@@ -31,12 +31,15 @@ TARGET_US = 50.0
 
 @attrs.frozen
 class Plan:
-    events: int  # stored events per project
+    #: Stored events per project. Below the MultiProjectClient's per-project queue (1,024): with 20
+    #: servers replaying faster than one consumer reads, a longer backlog fills that queue and the
+    #: client drops and resumes the stream (its backpressure), and we would time reconnects, not merging.
+    events: int
     rounds: int
 
     @classmethod
     def for_run(cls, quick: bool) -> Plan:
-        return cls(1000, 1) if quick else cls(5000, 3)
+        return cls(500, 1) if quick else cls(1000, 5)
 
 
 async def _start_servers(nursery: trio.Nursery, template: Path, workdir: Path, tmp: Path) -> list[Child]:
@@ -77,8 +80,8 @@ async def _measure(workdir: Path, template: Path, tmp: Path, plan: Plan) -> dict
     for run in result["runs"]:
         if run["events"] != expected:
             raise BenchError(f"{run['mode']} read {run['events']} events, not {expected}")
-        if run.get("reconnects") or run.get("consumer_too_slow"):
-            print(f"merge: a merged run reconnected {run['reconnects']} times ({run['consumer_too_slow']} too slow)")
+        if run.get("reconnects"):
+            raise BenchError(f"a merged run reconnected {run['reconnects']} times: it measured reconnects")
     result["foreign"] = foreign.share(exclude_s=sum(run["cpu_s"] for run in result["runs"]))
     result["events"] = expected
     return result
