@@ -150,10 +150,11 @@ class Comments:
 
     def list(self, actor: Actor, ticket_id: int, limit: int, cursor: str | None) -> Page[Comment]:
         _, members = self.tickets.visible(actor, ticket_id)
+        internal_scope = Scope(members=members, internal=True)
         key = decode_cursor(cursor, int)
         rows = self.storage.rows(
             "SELECT * FROM comments WHERE ticket_id = ? AND id > ? AND (internal = 0 OR ?) ORDER BY id LIMIT ?",
-            (ticket_id, key[0] if key else 0, int(actor.is_staff), limit + 1),
+            (ticket_id, key[0] if key else 0, int(permits(actor, "comment.read", internal_scope)), limit + 1),
         )
         # The SQL leaves out internal notes for customers; the permission function has the last word.
         items = [

@@ -187,12 +187,14 @@ class Tickets:
         return Page(items=items, next_cursor=next_cursor)
 
     def history(self, actor: Actor, ticket_id: int, limit: int, cursor: str | None) -> Page[HistoryEntry]:
-        self.visible(actor, ticket_id)
+        _, members = self.visible(actor, ticket_id)
         key = decode_cursor(cursor, int)
+        # Entries about internal notes are shown to whoever may read internal notes on this ticket.
+        internal_ok = permits(actor, "comment.read", Scope(members=members, internal=True))
         entries = history_page(
             self.storage,
             ticket_id,
-            include_internal=actor.is_staff,
+            include_internal=internal_ok,
             after=key[0] if key else 0,
             limit=limit + 1,
         )
