@@ -88,19 +88,14 @@ class Report:
         print(text, flush=True)
 
     def markdown(self) -> str:
-        """The rows as one Markdown table per group."""
-        lines: list[str] = []
+        """The rows with a target first (one summary table), then one Markdown table per group."""
+        lines = ["### targets", "", "| group | figure | value | baseline | ratio | target |"]
+        lines.append("|---|---|---:|---|---:|---|")
+        lines += [f"| {row['group']} | {_cells(row)} |" for row in self.rows if "target" in row]
+        lines.append("")
         for group in dict.fromkeys(row["group"] for row in self.rows):
             lines += [f"### {group}", "", "| figure | value | baseline | ratio | target |", "|---|---:|---|---:|---|"]
-            for row in (r for r in self.rows if r["group"] == group):
-                baseline = ratio = target = ""
-                if "baseline" in row:
-                    baseline = f"{row['baseline_name']}: {_number(row['baseline'])} {row['unit']}"
-                    ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else ""
-                if "target" in row:
-                    target = f"{row['target']}: {'met' if row['met'] else '**missed**'}"
-                value = f"{_number(row['value'])} {row['unit']}"
-                lines.append(f"| {row['name']} | {value} | {baseline} | {ratio} | {target} |")
+            lines += [f"| {_cells(row)} |" for row in self.rows if row["group"] == group]
             lines.append("")
         return "\n".join(lines)
 
@@ -129,6 +124,17 @@ class Report:
         }
         path.write_text(json.dumps(payload, indent=2))
         print(f"\nwrote {path}")
+
+
+def _cells(row: dict[str, Any]) -> str:
+    """figure | value | baseline | ratio | target, as Markdown table cells."""
+    baseline = ratio = target = ""
+    if "baseline" in row:
+        baseline = f"{row['baseline_name']}: {_number(row['baseline'])} {row['unit']}"
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else ""
+    if "target" in row:
+        target = f"{row['target']}: {'met' if row['met'] else '**missed**'}"
+    return f"{row['name']} | {_number(row['value'])} {row['unit']} | {baseline} | {ratio} | {target}"
 
 
 def _number(value: float) -> str:
