@@ -257,10 +257,12 @@ def _process_ticks(pid: int) -> int:
 
 
 class ForeignLoad:
-    """How much of the server's CPU went to processes other than the server during a measurement.
+    """How much of the server's CPU went to anything but the server process during a measurement.
 
     Other people's work on the machine (a test suite, a browser) shares the cores with the benchmark;
-    this makes it visible next to each figure instead of silently skewing it.
+    this makes it visible next to each figure instead of silently skewing it. It also counts kernel
+    work not charged to the server process (interrupts, wake-ups of its socket peers), which is why it
+    is never zero and is highest against the fastest server (the raw Trio baseline).
     """
 
     def __init__(self, cpus: frozenset[int] | None, pid: int | None) -> None:

@@ -153,7 +153,7 @@ def _report(report: Report, results: dict[str, Any]) -> None:
             baseline=theirs["server_cpu_per_delivery_us"],
             baseline_name=name,
         )
-    report.add(GROUP, "other processes on the server core (worst run)", max(ours_foreign, base_foreign) * 100, "% core")
+    report.add(GROUP, "other work on the server core (worst run)", max(ours_foreign, base_foreign) * 100, "% core")
 
 
 def run(report: Report, workdir: Path, *, quick: bool) -> None:

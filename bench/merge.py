@@ -120,7 +120,7 @@ def _report(report: Report, result: dict[str, Any]) -> None:
         baseline=1e6 / median("direct", "wall_s"),
         baseline_name="direct",
     )
-    report.add(GROUP, "other processes on the consumer core", result["foreign"] * 100, "% core")
+    report.add(GROUP, "other work on the consumer core", result["foreign"] * 100, "% core")
 
 
 def run(report: Report, workdir: Path, *, quick: bool) -> None:
