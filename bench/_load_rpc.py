@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import trio
 
@@ -71,7 +72,7 @@ async def _connection(
             window.record(started, finished)
 
 
-async def run(job: dict) -> dict:
+async def run(job: dict[str, Any]) -> dict[str, Any]:
     requests = [r.encode("latin-1") for r in job["requests"]]
     expect = job.get("expect", '"result"').encode()
     window = MeasureWindow(job["warmup_s"], job["duration_s"], job.get("server_pid"))

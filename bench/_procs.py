@@ -225,9 +225,10 @@ async def run_json(
     if result.returncode != 0:
         raise BenchError(f"{module} exited with {result.returncode}")
     try:
-        return json.loads(result.stdout)
+        answer: dict[str, Any] = json.loads(result.stdout)
     except ValueError:
         raise BenchError(f"{module} printed no JSON result: {result.stdout[-500:]!r}") from None
+    return answer
 
 
 def load_generator_main(work: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

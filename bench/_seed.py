@@ -36,7 +36,7 @@ def _complete(data_dir: Path, check_sql: str, expected: int) -> bool:
         return False
     project = Project(ProjectConfig(name=PROJECT, data_dir=data_dir))
     try:
-        return project.storage.scalar(check_sql) == expected
+        return bool(project.storage.scalar(check_sql) == expected)
     finally:
         project.close()
 

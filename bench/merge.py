@@ -88,10 +88,11 @@ async def _measure(workdir: Path, template: Path, tmp: Path, plan: Plan) -> dict
 
 
 def _report(report: Report, result: dict[str, Any]) -> None:
-    events = result["events"]
+    events: int = result["events"]
 
     def median(mode: str, key: str) -> float:
-        return statistics.median(r[key] for r in result["runs"] if r["mode"] == mode) / events * 1e6
+        seconds: float = statistics.median(r[key] for r in result["runs"] if r["mode"] == mode)
+        return seconds / events * 1e6
 
     merged = median("merged", "cpu_s")
     for mode, label in (("direct", "one stream at a time"), ("concurrent", f"{PROJECTS} streams at once")):
