@@ -5,9 +5,14 @@ The real binary cannot be installed where the tests run, so this program honours
 as described in ``reference/mycelium.md``: the command line (global ``-k/-c/-d/--silent/--log-format``,
 the node flags, ``--version``, ``inspect``, ``generate-keys``), the raw 32-byte key file (written
 0640 when missing, parent directory not created for an explicit ``-k``), the real overlay address,
-the REST API and JSON-RPC with the real field names, logs on stdout, exit 0 on SIGTERM/SIGINT, the
+the REST API and JSON-RPC with the real field names, the node's logs on stdout, exit 0 on SIGTERM/SIGINT, the
 non-fatal API bind failure and the fatal QUIC-bind and TUN failures. It never creates a TUN device:
 without ``--no-tun`` it pretends to, unless told to fail.
+
+It touches nothing but the key file it is given: the default key file (under ``$XDG_DATA_HOME``, else
+``~/.local/share``) is looked up only when no ``-k`` names one and a key is needed, and ``inspect KEY`` reads none.
+A subcommand's output is the only thing it writes on stdout (``inspect --json`` is parsed by programs): its
+log lines go to stderr.
 
 Misbehaviour on request, through the environment:
 
@@ -67,8 +72,9 @@ def version_tuple(text: str) -> tuple[int, ...]:
 class Log:
     """tracing-subscriber's output on stdout: ``compact`` or logfmt (``logfmt``/``plain``)."""
 
-    def __init__(self, fmt: str = "compact", debug: bool = False, silent: bool = False) -> None:
+    def __init__(self, fmt: str = "compact", debug: bool = False, silent: bool = False, stream: Any = None) -> None:
         self.fmt = fmt
+        self.stream = stream  # None: whatever sys.stdout is when a line is written
         self.min_level = 3 if silent else (0 if debug else 1)
         self.lock = threading.Lock()
 
@@ -83,7 +89,7 @@ class Log:
             extra = "".join(f" {k}={json.dumps(str(v))}" for k, v in fields.items())
             line = f"ts={ts} level={level} target=mycelium message={json.dumps(message)}{extra}"
         with self.lock:
-            print(line, flush=True)
+            print(line, file=self.stream or sys.stdout, flush=True)
 
     def debug(self, message: str, **fields: Any) -> None:
         self._emit(0, "debug", message, fields)
@@ -118,7 +124,10 @@ def overlay_address(pubkey: bytes) -> ipaddress.IPv6Address:
     return ipaddress.IPv6Address(bytes(digest))
 
 
-def default_key_path(log: Log) -> Path:
+def key_path_of(args: argparse.Namespace, log: Log) -> Path:
+    """``-k`` if given, else the daemon's default (creating its folder, as the daemon does)."""
+    if args.key_file is not None:
+        return Path(args.key_file)
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "mycelium"
     if not data.exists():
         log.info("Data config dir does not exist, create it", data_dir=data)
@@ -488,7 +497,7 @@ def bind_underlay(kind: int, port: int) -> socket.socket:
 
 def run_node(args: argparse.Namespace, log: Log) -> None:
     settings = merged_settings(args, log)
-    key_path = args.key_file if args.key_file is not None else default_key_path(log)
+    key_path = key_path_of(args, log)
     if start_log := os.environ.get("STANDIN_START_LOG"):
         with open(start_log, "a") as f:
             f.write(f"{os.getpid()}\n")
@@ -591,7 +600,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command is None:
         run_node(args, log)
         return
-    key_path = args.key_file if args.key_file is not None else default_key_path(log)
+    log.stream = sys.stderr  # stdout carries the subcommand's answer alone
     if args.command == "inspect":
         if args.key:
             try:
@@ -601,6 +610,7 @@ def main(argv: list[str] | None = None) -> None:
             except ValueError:
                 fail("invalid public key")
         else:
+            key_path = key_path_of(args, log)
             secret = load_key(key_path)
             if secret is None:
                 log.error(f'No key to inspect provided and no key found at "{key_path}"')
@@ -612,6 +622,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"Public key: {pubkey.hex()}\nAddress: {address}")
     elif args.command == "generate-keys":
+        key_path = key_path_of(args, log)
         if load_key(key_path) is None or args.force:
             log.info("Generating new node keys", key_path=key_path)
             save_key(key_path, os.urandom(32))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -57,13 +59,20 @@ def test_wrong_key_sizes_are_refused(size: int) -> None:
         pubkey_from_secret(bytes(size))
 
 
-def test_standin_derives_the_same_address_as_we_do() -> None:
+def test_standin_derives_the_same_address_as_we_do(tmp_path: Path) -> None:
     # The stand-in has its own derivation; agreeing on a key we did not pick guards both.
+    # A fresh machine: an empty HOME and data folder, which inspecting a given key leaves untouched.
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    data.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(data)}
     pubkey = pubkey_from_secret(bytes(range(100, 132)))
     out = subprocess.run(
         [sys.executable, str(STANDIN), "inspect", "--json", pubkey.hex()],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout
     assert json.loads(out) == {"publicKey": pubkey.hex(), "address": str(derive_address(pubkey))}
+    assert list(home.iterdir()) == [] and list(data.iterdir()) == []

@@ -44,7 +44,7 @@ def test_key_file_handling_matches_the_daemon(tmp_path: Path) -> None:
     assert standin("-k", str(key), "generate-keys").returncode == 0
     first = key.read_bytes()
     assert len(first) == 32 and stat.S_IMODE(key.stat().st_mode) == 0o640
-    assert "Refusing" in standin("-k", str(key), "generate-keys").stdout
+    assert "Refusing" in standin("-k", str(key), "generate-keys").stderr
     assert key.read_bytes() == first
     assert standin("generate-keys", "--force", "-k", str(key)).returncode == 0  # -k is global
     assert key.read_bytes() != first
@@ -53,6 +53,22 @@ def test_key_file_handling_matches_the_daemon(tmp_path: Path) -> None:
     # A short key file is an error, as read_exact makes it.
     key.write_bytes(b"short")
     assert standin("-k", str(key), "inspect").returncode == 1
+
+
+def test_default_key_file_lives_in_the_data_home(tmp_path: Path) -> None:
+    # Without -k the key is $XDG_DATA_HOME/mycelium/priv_key.bin (else under $HOME/.local/share), its folder created;
+    # nothing else is written, and a subcommand's log lines stay off stdout, which carries its answer alone.
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    env = {**child_env(), "HOME": str(home), "XDG_DATA_HOME": str(data)}
+    created = standin("generate-keys", env=env)
+    assert created.returncode == 0 and created.stdout == "" and "create it" in created.stderr
+    assert len((data / "mycelium" / "priv_key.bin").read_bytes()) == 32
+    assert list(home.iterdir()) == []
+    shown = json.loads(standin("inspect", "--json", env=env).stdout)
+    assert set(shown) == {"publicKey", "address"}
+    assert standin("generate-keys", env={**env, "XDG_DATA_HOME": ""}).returncode == 0
+    assert (home / ".local" / "share" / "mycelium" / "priv_key.bin").exists()
 
 
 def test_tun_creation_failure_exits_1(tmp_path: Path) -> None:
