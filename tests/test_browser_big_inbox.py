@@ -1,5 +1,7 @@
-"""A big inbox stays quick: 10,000 tickets over two projects, first page on screen in under a second
-(paged from the servers, never loaded whole), and j/k/Enter walk it from the keyboard."""
+"""A big inbox: 10,000 tickets over two projects, shown a page at a time (paged from the servers, never
+loaded whole), counted exactly, searched on the servers, and walked with j/k/Enter from the keyboard.
+
+How quickly the first page appears is measured by bench's browser group (``python -m bench --only browser``)."""
 
 from __future__ import annotations
 
@@ -18,16 +20,6 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 PER_PROJECT = 5_000
 AGENT = "ada@helpdesk.example"
-
-# Records when the first real ticket row appears, measured from the start of navigation.
-FIRST_ROW_PROBE = """
-new MutationObserver((_, observer) => {
-  if (document.querySelector(".ticket-row:not(.placeholder-glow)")) {
-    window.__firstRowAt = performance.now();
-    observer.disconnect();
-  }
-}).observe(document, { childList: true, subtree: true });
-"""
 
 
 @pytest.fixture(scope="module")
@@ -69,21 +61,15 @@ def browser() -> Iterator[Any]:
             browser.close()
 
 
-def test_ten_thousand_tickets_first_page_under_a_second(big_stack: StackThread, browser: Any) -> None:
+def test_ten_thousand_tickets_page_from_the_servers(big_stack: StackThread, browser: Any) -> None:
     expect = playwright_sync.expect
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.goto(big_stack.sign_in_link(AGENT, "acme", "globex"))
     expect(page.locator(".ticket-row").first).to_be_visible()
 
-    page.add_init_script(FIRST_ROW_PROBE)
-    timings = []
-    for _ in range(3):  # a returning agent's loads; the typical one must be quick (the box may be busy)
-        page.goto(big_stack.url + "/")
-        page.wait_for_function("() => window.__firstRowAt !== undefined")
-        timings.append(page.evaluate("() => window.__firstRowAt"))
-    print(f"first page of 10,000 tickets on screen after {timings} ms")
-    assert sorted(timings)[1] < 1000, timings
+    page.goto(big_stack.url + "/")  # a returning agent's load
+    expect(page.locator(".ticket-row:not(.placeholder-glow)").first).to_be_visible()
     rows = page.locator(".ticket-row")
     assert rows.count() == 50  # one page, merged from both projects, not the whole inbox
     expect(page.locator("[data-preset=all] .nav-count")).to_have_text("10000")
