@@ -46,6 +46,7 @@ from ._errors import (
 from ._errors import (
     Unauthenticated as Unauthenticated,
 )
+from ._errors import Unavailable as Unavailable
 from ._errors import (
     error_from_wire as error_from_wire,
 )
@@ -172,6 +173,7 @@ __all__ = [
     "Ticket",
     "TicketStatus",
     "Unauthenticated",
+    "Unavailable",
     "User",
     "UserStatus",
     "WhoAmI",

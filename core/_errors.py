@@ -140,6 +140,17 @@ class InvalidToken(_FixedCodeError):
     default_message = "invalid or expired token"
 
 
+class Unavailable(_FixedCodeError):
+    """The server cannot take this write now (storage full or read-only); nothing was written."""
+
+    code = -32008
+    default_message = "unavailable: the server cannot take this write now"
+
+    @classmethod
+    def after(cls, seconds: int, reason: str) -> Unavailable:
+        return cls(f"unavailable: {reason}; nothing was written, retry later", {"retry_after": seconds})
+
+
 ERRORS_BY_CODE: dict[int, type[RpcError]] = {
     cls.code: cls
     for cls in (
@@ -155,6 +166,7 @@ ERRORS_BY_CODE: dict[int, type[RpcError]] = {
         RateLimited,
         PayloadTooLarge,
         InvalidToken,
+        Unavailable,
     )
 }
 

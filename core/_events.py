@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import trio
 
-from ._errors import HeroAssistanceError
+from ._errors import HeroAssistanceError, Unavailable
 from ._identity import Actor, Role
 from ._permissions import Scope, permits
 from ._records import format_time
@@ -211,7 +211,11 @@ class EventHub:
             self.latest_seq = pending[-1].seq
             self._fan_out(pending)
             if pending[-1].seq % 1000 < len(pending):
-                self._prune()
+                try:
+                    self._prune()
+                except Unavailable as exc:
+                    # The write itself committed; pruning waits for the next thousand events.
+                    log.warning("event pruning skipped: %s", exc.message)
 
     def record(
         self,

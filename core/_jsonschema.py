@@ -42,6 +42,34 @@ def constraints(**schema: Any) -> dict[str, Any]:
     return {"schema": schema}
 
 
+def unbounded(schema: dict[str, Any], path: str = "params", inherited: frozenset[str] = frozenset()) -> list[str]:
+    """The places in a params schema where a client could send an unbounded value.
+
+    Every integer and number needs ``minimum`` and ``maximum``, every free string ``maxLength``,
+    every array ``maxItems``: the bounds the validation enforces are the ones ``rpc.discover`` shows.
+    """
+    found: list[str] = []
+    here = inherited | set(schema)
+    kinds = schema.get("type")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    if kinds & {"integer", "number"} and not {"minimum", "maximum"} <= here:
+        found.append(f"{path}: a number without minimum and maximum")
+    if "string" in kinds and "enum" not in here and "maxLength" not in here:
+        found.append(f"{path}: a string without maxLength")
+    if "array" in kinds and "maxItems" not in here:
+        found.append(f"{path}: an array without maxItems")
+    for member in schema.get("anyOf", ()):
+        found += unbounded(member, path, frozenset(here - {"type", "anyOf"}))
+    for name, prop in schema.get("properties", {}).items():
+        found += unbounded(prop, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        found += unbounded(schema["items"], f"{path}[]")
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict) and extra:
+        found += unbounded(extra, f"{path}.*")
+    return found
+
+
 def schema_for(tp: Any) -> dict[str, Any]:
     """The JSON Schema of a type annotation."""
     return _schema(tp)
@@ -93,7 +121,12 @@ def object_schema(cls: type, type_args: tuple[Any, ...] = ()) -> dict[str, Any]:
         if typing.get_origin(tp) is list and typing.get_args(tp) and typing.get_args(tp)[0] in bindings:
             tp = list[bindings[typing.get_args(tp)[0]]]  # type: ignore[misc]
         prop = dict(_schema(tp))
-        prop.update(field.metadata.get("schema", {}))
+        for keyword, value in field.metadata.get("schema", {}).items():
+            # "items" refines the generated item schema (bounds on list[int]) instead of replacing it.
+            if keyword == "items" and isinstance(value, dict):
+                prop["items"] = {**prop.get("items", {}), **value}
+            else:
+                prop[keyword] = value
         if field.metadata.get("doc"):
             prop["description"] = field.metadata["doc"]
         properties[field.name] = prop

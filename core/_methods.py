@@ -42,9 +42,16 @@ if TYPE_CHECKING:
 
 methods = Registry()
 
-ID = constraints(minimum=1)
+# Ids are exact in every JSON parser (WIRE.md section 3); a larger number is -32602, never an overflow in SQLite.
+MAX_ID = 2**53 - 1
+ID = constraints(minimum=1, maximum=MAX_ID)
+ID_LIST = constraints(maxItems=20, items={"minimum": 1, "maximum": MAX_ID})
+TAGS = constraints(maxItems=50, items={"maxLength": 200})
 LIMIT = constraints(minimum=1, maximum=MAX_LIMIT)
 EMAIL = constraints(minLength=3, maxLength=254)
+# Base64 of the largest attachment a project may allow (the HTTP body limit is 16 MiB).
+MAX_UPLOAD_CHARS = 16 * 1024 * 1024
+MAX_AGE_S = 100 * 366 * 24 * 3600
 
 
 def _limit() -> Any:
@@ -199,8 +206,8 @@ class TicketCreateParams:
     title: str = field(metadata=constraints(minLength=1, maxLength=1000))
     body: str = field(default="", metadata=constraints(maxLength=65536))
     priority: Priority = "normal"
-    tags: list[str] = field(factory=list, metadata=constraints(maxItems=50))
-    attachment_ids: list[int] = field(factory=list, metadata=constraints(maxItems=20))
+    tags: list[str] = field(factory=list, metadata=TAGS)
+    attachment_ids: list[int] = field(factory=list, metadata=ID_LIST)
 
 
 @attrs.frozen(kw_only=True)
@@ -221,8 +228,8 @@ class TicketUpdateParams:
     body: str | Unset = field(default=UNSET, metadata=constraints(maxLength=65536))
     status: TicketStatus | Unset = UNSET
     priority: Priority | Unset = UNSET
-    assignee_id: int | Unset | None = UNSET
-    tags: list[str] | Unset = field(default=UNSET, metadata=constraints(maxItems=50))
+    assignee_id: int | Unset | None = field(default=UNSET, metadata=ID)
+    tags: list[str] | Unset = field(default=UNSET, metadata=TAGS)
 
 
 @attrs.frozen(kw_only=True)
@@ -344,7 +351,7 @@ class CommentCreateParams:
     body: str = field(default="", metadata=constraints(maxLength=65536))
     parent_id: int | None = field(default=None, metadata=ID)
     internal: bool = False
-    attachment_ids: list[int] = field(factory=list, metadata=constraints(maxItems=20))
+    attachment_ids: list[int] = field(factory=list, metadata=ID_LIST)
 
 
 @attrs.frozen(kw_only=True)
@@ -396,12 +403,12 @@ def comment_delete(s: Services, actor: Actor, params: ById) -> Comment:
 class UploadParams:
     filename: str = field(metadata=constraints(minLength=1, maxLength=1000))
     content_type: str = field(metadata=constraints(maxLength=200))
-    data: str
+    data: str = field(metadata=constraints(maxLength=MAX_UPLOAD_CHARS))
 
 
 @attrs.frozen(kw_only=True)
 class CleanupParams:
-    older_than_s: int = field(metadata=constraints(minimum=0))
+    older_than_s: int = field(metadata=constraints(minimum=0, maximum=MAX_AGE_S))
 
 
 @methods.method("attachment.upload", identity="user", effect="write", errors=(-32006,))

@@ -17,7 +17,7 @@ import fastjsonschema
 import jsonschema
 
 from ._errors import ERRORS_BY_CODE, InvalidParams
-from ._jsonschema import object_schema, schema_for
+from ._jsonschema import object_schema, schema_for, unbounded
 from ._permissions import Identity
 
 Effect = Literal["read", "write", "destructive"]
@@ -105,6 +105,9 @@ class Registry:
             if unknown:
                 raise ValueError(f"{name}: unknown error codes {unknown}")
             params_schema = object_schema(params_cls)
+            loose = unbounded(params_schema)
+            if loose:
+                raise TypeError(f"{name}: every param needs bounds ({'; '.join(loose)})")
             int_fields = frozenset(
                 f.name
                 for f in attrs.fields(params_cls)

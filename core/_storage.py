@@ -7,6 +7,7 @@ only land between writes, never inside one.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -16,10 +17,32 @@ from typing import Any
 
 import sqlite_utils
 
-from ._errors import HeroAssistanceError
+from ._errors import HeroAssistanceError, Unavailable
 from ._migrations import LATEST_VERSION, MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+
+# How long a client is told to wait when the disk is full or read-only: an operator has to act,
+# so retrying sooner only adds load.
+RETRY_AFTER_S = 30
+_UNAVAILABLE_SQLITE = ("database or disk is full", "readonly database", "disk i/o error", "unable to open database")
+_UNAVAILABLE_ERRNO = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+def as_unavailable(exc: BaseException) -> Unavailable | None:
+    """The -32008 for a write the disk cannot take (full, quota, read-only), else ``None``.
+
+    SQLite reports these as ``OperationalError`` (``SQLITE_FULL``, ``SQLITE_READONLY``, ``SQLITE_IOERR``);
+    the attachment store as ``OSError`` with ``ENOSPC`` / ``EDQUOT`` / ``EROFS``.
+    """
+    if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+        text = str(exc).lower()
+        if any(marker in text for marker in _UNAVAILABLE_SQLITE):
+            return Unavailable.after(RETRY_AFTER_S, "the database cannot take a write (disk full or read-only)")
+    if isinstance(exc, OSError) and exc.errno in _UNAVAILABLE_ERRNO:
+        return Unavailable.after(RETRY_AFTER_S, "the attachment store cannot take a write (disk full or read-only)")
+    return None
 
 
 class DatabaseTooNew(HeroAssistanceError):
@@ -73,20 +96,39 @@ class Storage:
     # -- access ---------------------------------------------------------------------------------
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: everything inside commits together or not at all."""
+        """One transaction: everything inside commits together or not at all.
+
+        A disk that cannot take the write (full, read-only) raises ``Unavailable`` (-32008) after
+        the transaction is rolled back, so the connection is ready for the next write once space is back.
+        """
         if self._in_transaction:
             raise RuntimeError("nested write transaction")
         self._in_transaction = True
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is None:
+                raise
+            log.warning("write refused: %s (%s)", unavailable.message, exc)
+            raise unavailable from None
         finally:
             self._in_transaction = False
+
+    def _rollback(self) -> None:
+        # After SQLITE_FULL SQLite may already have rolled back on its own; a failed COMMIT leaves
+        # the transaction open. Either way the connection must leave here outside a transaction.
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("rollback failed: %s", exc)
 
     @property
     def in_transaction(self) -> bool:
