@@ -172,7 +172,7 @@ async def test_a_stream_ends_when_its_rights_change(project: Project, desk: Desk
             await project.call("auth.consume_magic_link", subject.caller, token=invite["token"])
         # Writes after the change must not reach the old stream.
         await desk.ada.call(project, "comment.create", ticket_id=ticket["id"], body="after", internal=True)
-        with pytest.raises(IdentityChanged), trio.fail_after(2):
+        with pytest.raises(IdentityChanged), trio.fail_after(60):  # a hang guard, not a speed check
             async for event, _ in sub.events():
                 assert event.type != "comment.created", "an event reached a stream with stale rights"
     assert project.hub.statistics().subscribers == 0
