@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,12 @@ async def collect(project: Project, person: Person, since: int | None, until_seq
     got: list[dict[str, Any]] = []
     async with project.hub.subscribe(project.resolve(person.caller), since) as sub:
         with trio.fail_after(5):
-            async for event, text in sub.events():
-                if event.seq >= until_seq:
-                    assert event.seq == until_seq
-                    break
-                got.append(json.loads(text))
+            async with aclosing(sub.events()) as events:
+                async for event, text in events:
+                    if event.seq >= until_seq:
+                        assert event.seq == until_seq
+                        break
+                    got.append(json.loads(text))
     return got
 
 
@@ -83,10 +85,11 @@ async def test_replay_then_live_misses_and_repeats_nothing(project: Project, des
 
             nursery.start_soon(write_more)
             with trio.fail_after(5):
-                async for event, _ in sub.events():
-                    received.append(event.seq)
-                    if len(received) == 11:  # ticket.created and 10 comments
-                        break
+                async with aclosing(sub.events()) as events:
+                    async for event, _ in events:
+                        received.append(event.seq)
+                        if len(received) == 11:  # ticket.created and 10 comments
+                            break
     assert received == sorted(set(received))
     assert any(seq > stored_until for seq in received)
     bodies = [
@@ -107,16 +110,18 @@ async def test_a_subscriber_that_falls_behind_is_dropped_not_buffered(tmp_path: 
             assert project.hub.statistics().subscribers == 0
             seen = []
             with pytest.raises(SubscriberTooSlow):
-                async for event, _ in sub.events():
-                    seen.append(event.seq)
+                async with aclosing(sub.events()) as events:
+                    async for event, _ in events:
+                        seen.append(event.seq)
             assert len(seen) == 8  # what was buffered is delivered, then the stream ends
         # Resuming with since = the last delivered seq gets the rest from the table.
         async with project.hub.subscribe(operator, since=seen[-1]) as sub:
             rest = []
-            async for event, _ in sub.events():
-                rest.append(event.seq)
-                if event.seq == sub.latest_seq:
-                    break
+            async with aclosing(sub.events()) as events:
+                async for event, _ in events:
+                    rest.append(event.seq)
+                    if event.seq == sub.latest_seq:
+                        break
         assert seen + rest == list(range(1, 21))
 
 
@@ -173,6 +178,7 @@ async def test_a_stream_ends_when_its_rights_change(project: Project, desk: Desk
         # Writes after the change must not reach the old stream.
         await desk.ada.call(project, "comment.create", ticket_id=ticket["id"], body="after", internal=True)
         with pytest.raises(IdentityChanged), trio.fail_after(60):  # a hang guard, not a speed check
-            async for event, _ in sub.events():
-                assert event.type != "comment.created", "an event reached a stream with stale rights"
+            async with aclosing(sub.events()) as events:
+                async for event, _ in events:
+                    assert event.type != "comment.created", "an event reached a stream with stale rights"
     assert project.hub.statistics().subscribers == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 
 import trio
 
@@ -26,10 +27,11 @@ async def test_composing_expires_without_renewal_and_is_announced(
         assert project.services.presence.expire_composing() == 1
         seen = []
         with trio.fail_after(60):  # a hang guard, not a speed check
-            async for _, text in sub.events():
-                seen.append(json.loads(text))
-                if seen[-1]["data"].get("composing") is False:
-                    break
+            async with aclosing(sub.events()) as events:
+                async for _, text in events:
+                    seen.append(json.loads(text))
+                    if seen[-1]["data"].get("composing") is False:
+                        break
     composing = [e["data"]["composing"] for e in seen if e["type"] == "presence.composing"]
     assert composing == [True, False]  # the quick renewal was not re-announced
 
