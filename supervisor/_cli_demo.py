@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 import trio
 
 from hero_assistance.core import DatabaseTooNew
@@ -34,17 +35,22 @@ from hero_assistance.ui._demo import DEMO_AGENT, DEMO_CUSTOMER, DESKS, Desk, see
 
 PROG = "hero-assistance demo"
 SEEDED_MARK = ".demo-seeded"
+DEFAULT_LISTEN = "127.0.0.1:8080"
 log = logging.getLogger("hero_assistance.demo")
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="two seeded help desks (acme, globex) and the app on http://127.0.0.1:8080",
+        help="two seeded help desks (acme, globex) and the app on http://127.0.0.1:8080 (or a free port)",
         description="Start two project servers with a realistic seeded dataset and the ui, print the address and "
         "one-click sign-in links, and run until Ctrl-C. Nothing else is needed (no mycelium, no mail server).",
     )
-    parser.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="the ui's address")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help=f"the ui's address (default: {DEFAULT_LISTEN}, or a free port on 127.0.0.1 when that one is taken)",
+    )
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -98,18 +104,13 @@ def _rpc_url(socket_root: Path, desk: Desk) -> str:
     return f"unix:{socket_root / desk.name / 'rpc.sock'}"
 
 
-async def _demo(listen: str, data_root: Path, socket_root: Path, keep: bool) -> None:
+async def _demo(listen: str | None, data_root: Path, socket_root: Path, keep: bool) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as outer:
             running: list[UiServer | ProjectServer] = []
             outer.start_soon(_stop_on_signals, signals, running, outer.cancel_scope)
             async with trio.open_nursery() as services:
-                ui_config = UiConfig(
-                    projects={desk.name: _rpc_url(socket_root, desk) for desk in DESKS},
-                    listen=listen,
-                    config_file=data_root / "ui.toml",
-                )
-                ui: UiServer = await services.start(serve_ui, ui_config)
+                ui = await _start_ui(services, listen, socket_root, data_root)
                 running.append(ui)
                 for desk in DESKS:
                     config = ServerConfig(
@@ -128,6 +129,20 @@ async def _demo(listen: str, data_root: Path, socket_root: Path, keep: bool) -> 
                     marker.write_text("seeded\n")
                 await _print_welcome(ui, socket_root, data_root, keep)
             outer.cancel_scope.cancel()  # everything has stopped: stop listening for signals
+
+
+async def _start_ui(services: trio.Nursery, listen: str | None, socket_root: Path, data_root: Path) -> UiServer:
+    """The ui on ``listen``; without one, on 8080 or, if that is taken, on a free port (the welcome says which)."""
+    projects = {desk.name: _rpc_url(socket_root, desk) for desk in DESKS}
+    config = UiConfig(projects=projects, listen=listen or DEFAULT_LISTEN, config_file=data_root / "ui.toml")
+    try:
+        ui: UiServer = await services.start(serve_ui, config)
+    except UiStartupError as exc:
+        if listen is not None:
+            raise
+        print(f"{exc}: using a free port instead", file=sys.stderr, flush=True)
+        ui = await services.start(serve_ui, attrs.evolve(config, listen="127.0.0.1:0"))
+    return ui
 
 
 async def _stop_on_signals(

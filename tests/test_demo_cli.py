@@ -4,15 +4,18 @@ the data instead of seeding again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,14 +26,15 @@ pytestmark = pytest.mark.slow
 
 
 class Demo:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *args: str) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hero_assistance", "demo", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "hero_assistance", "demo", *args, "--data-dir", str(data_dir)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
         )
+        self.stderr = ""
         self.out = self._read_until("Press Ctrl-C", timeout=60)
 
     def _read_until(self, marker: str, timeout: float) -> str:
@@ -46,10 +50,12 @@ class Demo:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 if self.proc.poll() is None:
                     self.proc.kill()
+                selector.close()
                 _, stderr = self.proc.communicate(timeout=10)
                 pytest.fail(f"the demo did not print {marker!r}:\n{data.decode()}\n{stderr.decode()}")
             if selector.select(0.2):
                 data += os.read(fd, 65536)
+        selector.close()
         return data.decode()
 
     @property
@@ -65,12 +71,15 @@ class Demo:
         return found
 
     def stop(self) -> int:
+        """Ctrl-C; the exit code, with everything it wrote on stderr kept in ``self.stderr`` (pipes closed)."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
+            _, stderr = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, stderr = self.proc.communicate()
+        self.stderr = stderr.decode()
+        return self.proc.returncode
 
 
 class Browserish:
@@ -98,6 +107,19 @@ class Browserish:
         return answer["result"]
 
 
+@contextlib.contextmanager
+def taken_port(port: int) -> Iterator[None]:
+    """Hold 127.0.0.1:PORT (listening, so nobody can share it) unless someone else already does."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with contextlib.suppress(OSError):  # already taken: just as good
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+        yield
+    finally:
+        sock.close()
+
+
 def wait_connected(browser: Browserish) -> dict[str, Any]:
     deadline = time.monotonic() + 15
     while True:
@@ -109,7 +131,7 @@ def wait_connected(browser: Browserish) -> dict[str, Any]:
 
 def test_demo_runs_signs_in_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
-    demo = Demo(data)
+    demo = Demo(data, "--listen", "127.0.0.1:0")
     try:
         with urllib.request.urlopen(f"{demo.address}/health", timeout=10) as response:
             assert json.loads(response.read())["status"] == "ok"
@@ -137,11 +159,14 @@ def test_demo_runs_signs_in_and_stops_cleanly(tmp_path: Path) -> None:
         assert (data / ".demo-seeded").exists()
     finally:
         code = demo.stop()
-    assert code == 0, demo.proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert code == 0, demo.stderr
 
     # Kept data is reused: the second start does not seed again (the same tickets, no duplicates).
-    again = Demo(data)
+    # Without --listen it takes 8080, or a free port when 8080 is taken (as it is now, by us or by someone else).
+    with taken_port(8080):
+        again = Demo(data)
     try:
+        assert not again.address.endswith(":8080")
         carol = Browserish(again.address)
         carol.call(None, "ui.status")
         wait_connected(carol)
@@ -150,4 +175,5 @@ def test_demo_runs_signs_in_and_stops_cleanly(tmp_path: Path) -> None:
         titles = [t["title"] for t in carol.call("acme", "ticket.list", status="open")["items"]]
         assert len(titles) == len(set(titles)) == 1  # Carol's one open acme ticket, once
     finally:
-        assert again.stop() == 0
+        assert again.stop() == 0, again.stderr
+    assert "cannot listen on 127.0.0.1:8080" in again.stderr and "using a free port instead" in again.stderr
