@@ -4,21 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck docs docs-check pytest package bench clean
 
-$(STAMP): pyproject.toml
+# Reinstalled when the dependencies or these steps change.
+$(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# xstatic-bootstrap ships only an sdist whose setup imports pkg_resources (gone from setuptools 81):
-	# build it against an older setuptools, without build isolation.
-	$(BIN)/pip install -q "setuptools>=64,<81" wheel
-	$(BIN)/pip install -q --no-build-isolation xstatic-bootstrap
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-# The main job: two seeded projects and the ui on http://127.0.0.1:8080
+# The main job: two seeded projects and the ui on http://127.0.0.1:8080 (a free port if 8080 is taken; the
+# address is printed). Options: make demo DEMO_ARGS="--listen 127.0.0.1:9000 --data-dir /tmp/demo"
 demo: $(STAMP)
-	$(BIN)/hero-assistance demo
+	$(BIN)/hero-assistance demo $(DEMO_ARGS)
 
 # mypy cannot follow setuptools' editable finder for mapped folders: give it a shim of symlinks.
 .typecheck/hero_assistance: Makefile
@@ -33,11 +31,22 @@ lint: $(STAMP)
 typecheck: $(STAMP) .typecheck/hero_assistance
 	MYPYPATH=.typecheck $(BIN)/mypy
 
+# docs/api.md is generated from the method registry; docs-check fails when it is stale.
+docs: $(STAMP)
+	$(BIN)/python -m hero_assistance._apidoc docs/api.md
+
+docs-check: $(STAMP)
+	$(BIN)/python -m hero_assistance._apidoc --check docs/api.md
+
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The test command: set-up, lint, types, the whole suite.
-test: lint typecheck pytest
+# The installed package: wheel, fresh venv without cache, --help, a server's /health, mypy --strict downstream.
+package:
+	PY=$(PY) .ci/check-wheel
+
+# The test command: set-up, lint, types, the API reference, the whole suite, the package as users install it.
+test: lint typecheck docs-check pytest package
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

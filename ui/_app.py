@@ -7,7 +7,7 @@ Routes:
   ``GET /openrpc.json?project=``  the project's OpenRPC document, passed through
   ``GET /attachments/{project}/{id}[/thumb]``  an attachment's bytes, fetched as this browser
   ``GET /health``               the ui's own liveness
-  ``GET /static/…``, ``/vendor/bootstrap/…``  the app's files and Bootstrap (from xstatic-bootstrap)
+  ``GET /static/…``, ``/vendor/bootstrap/…``  the app's files and Bootstrap (from bootstrap-wrapper)
   anything else                 ``index.html``, so a deep link like ``/tickets/acme/42`` survives a reload
 
 Every response carries a Content-Security-Policy that allows scripts from this origin only (no inline
@@ -23,8 +23,8 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
+import bootstrap_wrapper
 import trio
-import xstatic.pkg.bootstrap
 from quart import Response, request, websocket
 from quart.helpers import send_from_directory
 from quart_trio import QuartTrio
@@ -41,7 +41,7 @@ from ._session import COOKIE_NAME, cookie_header, device_key, new_session, valid
 log = logging.getLogger("hero_assistance.ui")
 
 STATIC_DIR = Path(__file__).parent / "static"
-BOOTSTRAP_DIR = Path(xstatic.pkg.bootstrap.BASE_DIR)
+BOOTSTRAP_DIR = Path(bootstrap_wrapper.get_bootstrap_dir())
 #: The project refuses bodies over 16 MiB; let such a body through to get its 413, refuse beyond.
 MAX_BODY_BYTES = 16 * 1024 * 1024 + 64 * 1024
 #: A 10 MiB screenshot over a slow overlay path can take a while; nothing legitimate takes longer.
