@@ -2,7 +2,7 @@
 
 Daemons older than 0.7.8 do not report their ``nodeIp``, and the JSON-RPC ``getInfo`` of some versions
 never does, so the supervisor derives it itself: the address is a pure function of the public key
-(reference/mycelium.md, "Overlay address").
+(docs/mycelium-daemon.md, "Overlay address").
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ async with ensure(MyceliumOptions(peers=["tcp://188.40.132.242:9651"])) as node:
 - :func:`spawn_own` — our own daemon beside any system one (own key, ports and TUN name), Linux only.
 - :func:`ensure` — ``detect()``, else ``spawn_own()`` restarted with backoff if it crashes.
 
-Facts about the daemon these rely on: ``reference/mycelium.md``; operator view: ``runbook/mycelium.md``.
+Facts about the daemon these rely on: ``docs/mycelium-daemon.md``; operator view: ``runbook/mycelium.md``.
 """
 
 from ._mycelium_address import OVERLAY_NETWORK as OVERLAY_NETWORK

@@ -2,7 +2,7 @@
 """A stand-in for the ``mycelium`` daemon (the v0.7.10 interface), for tests.
 
 The real binary cannot be installed where the tests run, so this program honours the same interface
-as described in ``reference/mycelium.md``: the command line (global ``-k/-c/-d/--silent/--log-format``,
+as described in ``docs/mycelium-daemon.md``: the command line (global ``-k/-c/-d/--silent/--log-format``,
 the node flags, ``--version``, ``inspect``, ``generate-keys``), the raw 32-byte key file (written
 0640 when missing, parent directory not created for an explicit ``-k``), the real overlay address,
 the REST API and JSON-RPC with the real field names, the node's logs on stdout, exit 0 on SIGTERM/SIGINT, the

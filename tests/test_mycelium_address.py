@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hero_assistance.supervisor.mycelium import OVERLAY_NETWORK, derive_address, pubkey_from_secret, subnet_of
 from tests._mycelium_fixtures import STANDIN
 
-# reference/mycelium.md, "Overlay address": test vectors.
+# docs/mycelium-daemon.md, "Overlay address": test vectors.
 VECTORS = [
     (
         bytes(range(32)),

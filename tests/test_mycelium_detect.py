@@ -13,7 +13,7 @@ from hero_assistance.supervisor import _mycelium_detect
 from hero_assistance.supervisor.mycelium import NodeInfo, detect
 from tests._mycelium_fixtures import free_addr, free_port, running_standin, wait_for_node
 
-# reference/mycelium.md test vector: the key file holding bytes 0x00..0x1f.
+# docs/mycelium-daemon.md test vector: the key file holding bytes 0x00..0x1f.
 SECRET = bytes(range(32))
 PUBKEY = "8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f"
 ADDRESS = ipaddress.IPv6Address("430:9364:d8d8:84a9:dd60:de78:c767:d361")

@@ -1,4 +1,4 @@
-"""The stand-in daemon honours the real daemon's interface (reference/mycelium.md), or our tests prove nothing."""
+"""The stand-in daemon honours the real daemon's interface (docs/mycelium-daemon.md), or our tests prove nothing."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ would need the ui to re-implement the project's permission rules; this needs non
 
 Frames to the browser (text, one JSON object each):
   ``{"type":"hello","projects":[…]}``                    first, the project list with states
-  ``{"type":"event","project":P,"event":{…}}``           a project event (WIRE.md section 5)
+  ``{"type":"event","project":P,"event":{…}}``           a project event (docs/api.md, Events)
   ``{"type":"state","project":P,"state":S,"detail":D}``  connecting / connected / disconnected
   ``{"type":"resync","project":P}``                      events were missed: refetch what is shown
   ``{"type":"projects","projects":[…]}``                 the project list changed

@@ -5,7 +5,7 @@ applied live); ``ui.status`` — each project's connection state; ``ui.render_ma
 Markdown to sanitised HTML (server-side, so the browser never parses Markdown into markup itself).
 
 Requests follow JSON-RPC 2.0 exactly like a project's: named params, unknown params refused,
-errors with the codes of WIRE.md section 3, notifications answered with nothing.
+errors with the codes of docs/api.md (Errors), notifications answered with nothing.
 """
 
 from __future__ import annotations
