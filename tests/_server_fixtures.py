@@ -106,8 +106,9 @@ class ServerProcess:
         assert stream is not None
 
         def read() -> None:
-            for raw in stream:
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            with stream:  # closed at the end of the output, not left to the garbage collector
+                for raw in stream:
+                    self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
