@@ -12,9 +12,12 @@ import base64
 import binascii
 import hashlib
 import io
+import logging
 import os
 import re
 import sqlite3
+import struct
+import tempfile
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -28,9 +31,19 @@ from ._errors import InvalidParams, NotFound, PayloadTooLarge
 from ._identity import Actor
 from ._permissions import Scope, permits, require
 from ._records import Attachment, Removed, format_time, parse_time
+from ._storage import as_unavailable
+
+log = logging.getLogger(__name__)
 
 THUMB_SIZE = (320, 320)
-MAX_PIXELS = 60_000_000  # refuse decompression bombs well before they eat memory
+# Bounds on what decoding an upload may cost, checked on the header before any pixel is decoded:
+# a 12 KB PNG can claim 10000x10000 pixels. Pillow keeps a 1-bit or palette pixel in one byte and
+# anything else in four, so MAX_DECODED_BYTES bounds the memory of one decode (JPEGs are decoded
+# at a reduced scale first, so large photos pass); at most MAX_CONCURRENT_DECODES run at a time.
+MAX_PIXELS = 50_000_000
+MAX_DECODED_BYTES = 40 * 1024 * 1024
+MAX_CONCURRENT_DECODES = 2
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own check (it refuses at twice this) as a backstop
 
 _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -39,6 +52,9 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"GIF89a", 0, "image/gif"),
 )
 _PIL_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+_PIL_FORMATS = {v: k for k, v in _PIL_TYPES.items()}
+# JPEG start-of-frame markers (C0-CF except DHT C4, JPG C8, DAC CC) carry the image size.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def sniff_image_type(data: bytes) -> str | None:
@@ -51,6 +67,73 @@ def sniff_image_type(data: bytes) -> str | None:
     return None
 
 
+def header_size(data: bytes, content_type: str) -> tuple[int, int] | None:
+    """``(width, height)`` as the file's header states it, read without any decoder; ``None`` if unreadable."""
+    try:
+        if content_type == "image/png" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return width, height
+        if content_type == "image/gif":
+            width, height = struct.unpack("<HH", data[6:10])
+            return width, height
+        if content_type == "image/webp":
+            return _webp_size(data)
+        if content_type == "image/jpeg":
+            return _jpeg_size(data)
+    except struct.error:
+        return None
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and data[20:21] == b"\x2f":
+        (bits,) = struct.unpack("<I", data[21:25])
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # standalone markers carry no length
+            at += 2
+            continue
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        if marker == 0xDA or length < 2:  # start of scan before any frame header
+            return None
+        at += 2 + length
+    return None
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise PayloadTooLarge(
+            f"image dimensions too large: {width}x{height} is over {MAX_PIXELS} pixels",
+            {"reason": "too many pixels", "width": width, "height": height, "max_pixels": MAX_PIXELS},
+        )
+
+
 @attrs.frozen
 class _Decoded:
     content_type: str
@@ -60,23 +143,34 @@ class _Decoded:
 
 
 def _decode(data: bytes, sniffed: str) -> _Decoded:
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    """Check, then decode (at a reduced scale where the format allows) and thumbnail an upload."""
+    size = header_size(data, sniffed)
+    if size is None:
+        raise PayloadTooLarge("the file is not a readable image", {"reason": "corrupt image"})
+    _check_pixels(*size)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[sniffed]]) as img:
             img.verify()
-        with Image.open(io.BytesIO(data)) as img:
-            actual = _PIL_TYPES.get(img.format or "")
-            if actual != sniffed:
+        with Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[sniffed]]) as img:
+            if _PIL_TYPES.get(img.format or "") != sniffed:
                 raise PayloadTooLarge("the file is not the image its header claims", {"reason": "corrupt image"})
-            width, height = img.size
-            img.seek(0)
-            thumb = img.convert("RGBA") if img.mode not in ("RGB", "RGBA", "L", "LA") else img.copy()
-            thumb.thumbnail(THUMB_SIZE)
+            width, height = img.size  # a GIF's first frame may reach past the header's screen size
+            _check_pixels(width, height)
+            # JPEG: decode at 1/2 .. 1/8 scale, still at least twice the thumbnail (what thumbnail() asks).
+            img.draft(None, (THUMB_SIZE[0] * 2, THUMB_SIZE[1] * 2))
+            decoded = img.size[0] * img.size[1] * _bytes_per_pixel(img.mode)
+            if decoded > MAX_DECODED_BYTES:
+                raise PayloadTooLarge(
+                    f"image too large to decode: {width}x{height} in mode {img.mode}",
+                    {"reason": "too many pixels", "width": width, "height": height},
+                )
+            img.thumbnail(THUMB_SIZE)  # resizes in place: the one full decode
+            thumb = img if img.mode in ("RGB", "RGBA", "L", "LA") else img.convert("RGBA")
             out = io.BytesIO()
             thumb.save(out, format="PNG", optimize=True)
     except Image.DecompressionBombError:
         raise PayloadTooLarge("image dimensions too large", {"reason": "too many pixels"}) from None
-    except (OSError, SyntaxError, ValueError, EOFError):
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
         raise PayloadTooLarge("the file is not a readable image", {"reason": "corrupt image"}) from None
     return _Decoded(sniffed, width, height, out.getvalue())
 
@@ -105,20 +199,39 @@ class Attachments:
         self.ctx = ctx
         self.storage = ctx.storage
         self.root = ctx.data_dir / "attachments"
+        # Decoding untrusted images is the one place a small request costs a lot of memory.
+        self._decoding = trio.CapacityLimiter(MAX_CONCURRENT_DECODES)
+        self._in_flight: dict[str, int] = {}
 
     def path_for(self, sha256: str, *, thumb: bool = False) -> Path:
         return self.root / ("thumbs" if thumb else "files") / sha256[:2] / (sha256 + (".png" if thumb else ""))
 
     def _write_atomically(self, path: Path, data: bytes) -> None:
+        """Write a content-addressed file: whole or not at all, with no temporary file left behind.
+
+        Each writer has its own temporary name, so concurrent uploads of the same bytes each finish
+        with an atomic rename onto the same final file.
+        """
         if path.exists():
             return  # content-addressed: the same bytes are already there
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise as_unavailable(exc) or exc from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            unavailable = as_unavailable(exc) if isinstance(exc, OSError) else None
+            if unavailable is not None:
+                log.warning("attachment write refused: %s", exc)
+                raise unavailable from None
+            raise
 
     async def upload(self, actor: Actor, filename: str, content_type: str, data_b64: str) -> Attachment:
         limit = self.ctx.limits.attachment_max_bytes
@@ -136,24 +249,32 @@ class Attachments:
                 "only PNG, JPEG, GIF and WebP images are accepted",
                 {"reason": "unsupported type", "declared": content_type[:100]},
             )
-        decoded = await trio.to_thread.run_sync(_decode, data, sniffed)
+        decoded = await trio.to_thread.run_sync(_decode, data, sniffed, limiter=self._decoding)
         sha = hashlib.sha256(data).hexdigest()
-        await trio.to_thread.run_sync(self._write_atomically, self.path_for(sha), data)
-        await trio.to_thread.run_sync(self._write_atomically, self.path_for(sha, thumb=True), decoded.thumbnail)
-        with self.storage.write():
-            attachment_id = self.storage.insert(
-                "attachments",
-                {
-                    "sha256": sha,
-                    "filename": _safe_filename(filename),
-                    "content_type": decoded.content_type,
-                    "size": len(data),
-                    "width": decoded.width,
-                    "height": decoded.height,
-                    "uploader_id": actor.user_id,
-                    "created_at": format_time(self.ctx.now()),
-                },
-            )
+        # While this upload is between its file writes and its row, no cleanup may take its files.
+        self._in_flight[sha] = self._in_flight.get(sha, 0) + 1
+        try:
+            await trio.to_thread.run_sync(self._write_atomically, self.path_for(sha), data)
+            await trio.to_thread.run_sync(self._write_atomically, self.path_for(sha, thumb=True), decoded.thumbnail)
+            with self.storage.write():
+                attachment_id = self.storage.insert(
+                    "attachments",
+                    {
+                        "sha256": sha,
+                        "filename": _safe_filename(filename),
+                        "content_type": decoded.content_type,
+                        "size": len(data),
+                        "width": decoded.width,
+                        "height": decoded.height,
+                        "uploader_id": actor.user_id,
+                        "created_at": format_time(self.ctx.now()),
+                    },
+                )
+        except BaseException:
+            self._release(sha)
+            self._forget_unless_used(sha)  # nothing half-written: no file without its row
+            raise
+        self._release(sha)
         row = self.storage.row("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
         assert row is not None
         return attachment_from_row(row)
@@ -233,7 +354,20 @@ class Attachments:
     def forget_files(self, shas: Iterable[str]) -> None:
         """Remove stored files no attachment row refers to any more (after the rows are gone)."""
         for sha in shas:
-            if self.storage.scalar("SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha,)):
-                continue
-            for thumb in (False, True):
+            self._forget_unless_used(sha)
+
+    def _release(self, sha: str) -> None:
+        self._in_flight[sha] -= 1
+        if not self._in_flight[sha]:
+            del self._in_flight[sha]
+
+    def _forget_unless_used(self, sha: str) -> None:
+        if self._in_flight.get(sha):
+            return
+        if self.storage.scalar("SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha,)):
+            return
+        for thumb in (False, True):
+            try:
                 self.path_for(sha, thumb=thumb).unlink(missing_ok=True)
+            except OSError as exc:  # a read-only store: the orphan is harmless, and removed next time
+                log.warning("could not remove an unused attachment file: %s", exc)
