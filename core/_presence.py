@@ -84,11 +84,23 @@ class PresenceService:
         )
         page = rows[:limit]
         items = [
-            presence_from_row(r)
+            self._as_seen_by(actor, presence_from_row(r))
             for r in page
             if permits(actor, "presence.read", Scope(subject_id=r["user_id"], subject_role=r["role"]))
         ]
         return Page(items=items, next_cursor=encode_cursor(page[-1]["user_id"]) if len(rows) > limit else None)
+
+    def _as_seen_by(self, actor: Actor, presence: Presence) -> Presence:
+        """The ticket someone views only for those who may read it: the ``presence.viewing`` event's rule."""
+        ticket_id = presence.viewing_ticket_id
+        if ticket_id is None:
+            return presence
+        members = self.tickets.members_of(ticket_id)
+        if permits(actor, "ticket.read", Scope(members=members)) and self.storage.scalar(
+            "SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)
+        ):
+            return presence
+        return attrs.evolve(presence, viewing_ticket_id=None)
 
     def set_viewing(self, actor: Actor, ticket_id: int | None) -> Presence:
         assert actor.user_id is not None
