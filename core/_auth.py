@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from ._audit import audit
 from ._context import Context
 from ._errors import InvalidParams, InvalidToken, NotFound, RateLimited, Unauthenticated
-from ._identity import Actor
+from ._identity import Actor, device_network
 from ._records import BoundDevice, MagicLinkIssued, MagicLinkSent, SignIn, WhoAmI, format_time, parse_time
 from ._users import Users, normalize_email
+
+PRUNE_BATCH = 20
 
 
 def _hash(token: str) -> str:
@@ -42,15 +44,32 @@ class Auth:
             retry = (oldest + timedelta(seconds=window_s) - now).total_seconds()
             raise RateLimited.after(max(1, int(retry + 0.999)))
 
+    def _prune(self, now: datetime) -> None:
+        """Drop links past every window and their expiry (unknown emails' rows too), oldest first.
+
+        Rows go in by time, so the oldest are the lowest ids: looking at the first few keeps each
+        request's share of the work small however many rows a flood left.
+        """
+        limits = self.ctx.limits
+        keep = max(
+            limits.magic_link_ttl_s, limits.magic_links_per_device_window_s, limits.magic_links_per_email_window_s
+        )
+        self.storage.execute(
+            "DELETE FROM magic_links WHERE id IN (SELECT id FROM magic_links ORDER BY id LIMIT ?) "
+            "AND created_at < ? AND expires_at < ?",
+            (PRUNE_BATCH, format_time(now - timedelta(seconds=keep)), format_time(now)),
+        )
+
     def request(self, actor: Actor, email: str) -> MagicLinkSent:
         if actor.device is None:
             raise Unauthenticated("this connection carries no device identity to bind")
         email = normalize_email(email)
         now = self.ctx.now()
         limits = self.ctx.limits
+        network = device_network(actor.device)
         self._check_rate(
-            "device_key",
-            actor.device,
+            "device_net",
+            network,
             limits.magic_links_per_device,
             limits.magic_links_per_device_window_s,
             now,
@@ -60,6 +79,7 @@ class Auth:
         enrolled = self.storage.scalar("SELECT 1 FROM users WHERE email = ? AND status = 'active'", (email,))
         token = secrets.token_urlsafe(32) if enrolled else None
         with self.storage.write():
+            self._prune(now)
             # A row even for unknown emails: the rate limits count them, and nothing can be consumed.
             self.storage.insert(
                 "magic_links",
@@ -67,6 +87,7 @@ class Auth:
                     "token_hash": _hash(token) if token else None,
                     "email": email,
                     "device_key": actor.device,
+                    "device_net": network,
                     "created_at": format_time(now),
                     "expires_at": format_time(expires),
                 },

@@ -7,6 +7,7 @@ the core resolves it against the device bindings into an ``Actor``.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 import attrs
@@ -70,3 +71,16 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin" or (self.auth_mode == "dev" and self.user_id is not None)
+
+
+def device_network(device: str) -> str:
+    """What rate limits count per: the /64 of an overlay address, else the device key itself.
+
+    One mycelium node owns a whole /64, so counting per address would let a node take 2^64 turns.
+    A key that is no IPv6 address (a Unix-socket client's ``X-Hero-Device``) counts on its own.
+    """
+    try:
+        address = ipaddress.IPv6Address(device)
+    except ValueError:
+        return device
+    return str(ipaddress.IPv6Network((address, 64), strict=False))

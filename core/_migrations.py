@@ -5,13 +5,16 @@ version-1 database with data upgrades into a searchable one); version 3 the key-
 table used for event retention bookkeeping; version 4 rebuilds the search index with an ``audience``
 column (the member ids and an ``internal`` flag as tokens) so a customer's search is one doclist
 intersection instead of a scan of everyone's matches; version 5 recounts ``comment_count`` over
-public comments only (internal notes must not show in what customers see of a ticket).
+public comments only (internal notes must not show in what customers see of a ticket); version 6
+adds ``magic_links.device_net`` (the /64 of an overlay device), what the per-device rate limit counts.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+
+from ._identity import device_network
 
 V1 = """
 CREATE TABLE users (
@@ -227,6 +230,13 @@ UPDATE tickets SET comment_count = (SELECT count(*) FROM comments c WHERE c.tick
 """
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE magic_links ADD COLUMN device_net TEXT")
+    conn.execute("CREATE INDEX magic_links_device_net ON magic_links(device_net, created_at)")
+    for row_id, key in conn.execute("SELECT id, device_key FROM magic_links WHERE device_key IS NOT NULL").fetchall():
+        conn.execute("UPDATE magic_links SET device_net = ? WHERE id = ?", (device_network(key), row_id))
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(conn: sqlite3.Connection) -> None:
         # executescript would COMMIT the caller's transaction: run statement by statement instead.
@@ -257,6 +267,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(V3),
     _script(V4),
     _script(V5),
+    _v6,
 ]
 """Index i holds the step from schema version i to i + 1."""
 

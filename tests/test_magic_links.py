@@ -62,7 +62,7 @@ async def test_tokens_expire(project: Project, desk: Desk, clock: FakeClock, cap
 async def test_requests_are_rate_limited_per_device_and_per_email(
     project: Project, desk: Desk, clock: FakeClock
 ) -> None:
-    device = Caller.from_device("400::99")
+    device = Caller.from_device("400:1::99")
     for _ in range(5):
         await project.call("auth.request_magic_link", device, email="alice@example.com")
     with pytest.raises(RateLimited) as err:
@@ -70,8 +70,8 @@ async def test_requests_are_rate_limited_per_device_and_per_email(
     assert 0 < err.value.data["retry_after"] <= 15 * 60
     # Other devices are still limited per email: Alice's mailbox is not flooded from many devices.
     with pytest.raises(RateLimited):
-        await project.call("auth.request_magic_link", Caller.from_device("400::100"), email="alice@example.com")
-    await project.call("auth.request_magic_link", Caller.from_device("400::100"), email="bob@example.com")
+        await project.call("auth.request_magic_link", Caller.from_device("400:2::100"), email="alice@example.com")
+    await project.call("auth.request_magic_link", Caller.from_device("400:2::100"), email="bob@example.com")
     clock.advance(61 * 60)
     await project.call("auth.request_magic_link", device, email="alice@example.com")
 
