@@ -687,11 +687,15 @@ def _connect_in_netns(ns: str, source: str | None, host: str, port: int, family:
         finally:
             os.close(fd)
         sock = socket.socket(family, socket.SOCK_STREAM)
-        if source:
-            sock.bind((source, 0))
-        sock.settimeout(5)
-        sock.connect((host, port))
-        sock.setblocking(False)
+        try:
+            if source:
+                sock.bind((source, 0))
+            sock.settimeout(5)
+            sock.connect((host, port))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()  # a refused connection leaves no socket behind
+            raise
         out.append(sock)
     except BaseException as exc:
         out.append(exc)

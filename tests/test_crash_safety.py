@@ -37,16 +37,17 @@ WRITER = textwrap.dedent(
 
 
 def test_kill_9_during_writes_keeps_every_acknowledged_write_whole(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, bufsize=1)
-    assert proc.stdout is not None
     acked: list[int] = []
-    deadline = time.monotonic() + 60
-    while len(acked) < 300 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("ack"):
-            acked.append(int(line.split()[1]))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    with subprocess.Popen(  # leaving the block closes the pipe and reaps the child
+        [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while len(acked) < 300 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("ack"):
+                acked.append(int(line.split()[1]))
+        os.kill(proc.pid, signal.SIGKILL)
     assert len(acked) >= 300
 
     project = Project(ProjectConfig(name="acme", data_dir=tmp_path))

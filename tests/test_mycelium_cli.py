@@ -92,7 +92,7 @@ async def test_run_keeps_our_daemon_until_sigterm_then_exits_0(tmp_path: Path, e
         assert b"SIGTERM received: stopping" in process.stderr.read()  # type: ignore[union-attr]
     finally:
         process.kill()
-        process.wait()
+        process.communicate()  # reaps it and closes its pipes
 
 
 async def test_run_reports_a_start_failure_with_exit_1(tmp_path: Path, env: dict[str, str]) -> None:

@@ -127,7 +127,7 @@ stop_grace_s = 5
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipe
 
 
 def test_a_bad_config_is_one_line_naming_the_key_and_the_file(tmp_path: Path) -> None:
