@@ -18,8 +18,9 @@ from typing import Any
 import trio
 
 from hero_assistance.core import DatabaseTooNew
+from hero_assistance.transport._http_server import ConnectionLimits
 from hero_assistance.transport._listen import ServerStartupError
-from hero_assistance.transport._server import ProjectServer, hypercorn_log, serve_project
+from hero_assistance.transport._server import ProjectServer, serve_project
 from hero_assistance.transport._server_config import ServerConfig, parse_mycelium_bind
 from hero_assistance.transport._smtp import parse_smtp_url
 
@@ -109,9 +110,38 @@ def add_parser(subparsers: Any) -> None:
     advanced.add_argument(
         "--grace-period",
         type=float,
-        default=10.0,
+        default=5.0,
         metavar="SECONDS",
-        help="how long requests in flight may take to finish after SIGTERM (default 10)",
+        help="how long requests in flight may take to finish after SIGTERM (default 5)",
+    )
+    limits = ConnectionLimits()
+    advanced.add_argument(
+        "--max-connections-per-peer",
+        type=int,
+        default=limits.per_peer,
+        metavar="N",
+        help=f"open connections one overlay peer /64 may hold (default {limits.per_peer})",
+    )
+    advanced.add_argument(
+        "--max-connections",
+        type=int,
+        default=limits.per_listener,
+        metavar="N",
+        help=f"open connections per listener; more are closed at once (default {limits.per_listener})",
+    )
+    advanced.add_argument(
+        "--head-timeout",
+        type=float,
+        default=limits.head_deadline_s,
+        metavar="SECONDS",
+        help=f"a request head must arrive whole within this long (default {limits.head_deadline_s:g})",
+    )
+    advanced.add_argument(
+        "--keep-alive",
+        type=float,
+        default=limits.keep_alive_s,
+        metavar="SECONDS",
+        help=f"an idle keep-alive connection is closed after this long (default {limits.keep_alive_s:g})",
     )
     parser.set_defaults(func=run)
 
@@ -137,6 +167,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         event_buffer=args.event_buffer,
         heartbeat_s=args.heartbeat,
         grace_period_s=args.grace_period,
+        connection_limits=ConnectionLimits(
+            per_peer=args.max_connections_per_peer,
+            per_listener=args.max_connections,
+            head_deadline_s=args.head_timeout,
+            keep_alive_s=args.keep_alive,
+        ),
     )
 
 
@@ -148,8 +184,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.auth_mode == "dev":
         print(DEV_BANNER, file=sys.stderr, flush=True)
-    if not log.isEnabledFor(logging.DEBUG):
-        hypercorn_log.setLevel(logging.WARNING)  # "Running on fd://…" says nothing the ready line does not
     try:
         trio.run(serve_until_signalled, config)
     except BaseException as exc:

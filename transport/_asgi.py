@@ -26,6 +26,7 @@ import trio
 from hero_assistance.core import Caller, Project, RpcError
 
 from ._events_http import EventStreams, parse_since
+from ._http_server import ClientDisconnected
 from ._listen import BadIdentityHeaders
 from ._server_config import MAX_BODY_BYTES
 
@@ -44,7 +45,7 @@ _ATTACHMENT = re.compile(r"/attachments/([0-9]{1,18})(/thumb)?")
 _GET = ("GET", "HEAD")
 CHUNK = 256 * 1024
 #: Before an error answer we read and discard (a bounded amount of) the unread request body:
-#: hypercorn closes the connection once the answer is complete if the request is not, so this
+#: a connection whose request is incomplete when the answer ends cannot be kept alive, so this
 #: keeps a keep-alive connection usable, and a client still writing is not reset before it can
 #: read the answer (TCP sends RST when a socket closes with unread data).
 _DRAIN_BYTES = 4 * 1024 * 1024
@@ -205,8 +206,8 @@ class ServerApp:
                 status = await route[1](scope, receive, send)
         except BadIdentityHeaders as exc:
             status = await send_error(receive, send, 400, str(exc))
-        except _ClientGone:
-            status = 499  # nginx's "client closed request": nothing was sent
+        except (_ClientGone, ClientDisconnected):
+            status = 499  # nginx's "client closed request": it left before its answer was whole
         except Exception:
             trace_id = uuid.uuid4().hex[:16]
             log.exception("internal error serving %s trace_id=%s", path[:200], trace_id)
@@ -394,7 +395,7 @@ async def _discard_body(receive: Receive) -> None:
 
 
 async def _reject_websocket(scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:
-    """Refuse a WebSocket handshake with a JSON body when the server supports it (hypercorn does)."""
+    """Refuse a WebSocket handshake with a JSON body when the server supports it (ours does)."""
     await receive()  # websocket.connect
     if "websocket.http.response" in scope.get("extensions", {}):
         await send({"type": "websocket.http.response.start", "status": status, "headers": _JSON_HEADERS})

@@ -1,4 +1,4 @@
-"""``serve_project``: one project server — its sockets, hypercorn on each, and a clean stop.
+"""``serve_project``: one project server — its sockets, our HTTP engine on each, and a clean stop.
 
 Start-up order matters for the operator: sockets first (so a second server on the same socket
 dir fails before it touches the database), then the project (migrations, or ``DatabaseTooNew``),
@@ -6,8 +6,11 @@ then hypercorn on each socket. Up to that point every failure is a plain excepti
 problem in one line (``ServerStartupError`` or ``DatabaseTooNew``), raised before any nursery of
 ours exists, so callers need not dig it out of an exception group.
 
-Stopping: ``ProjectServer.stop()`` ends every event stream (WebSocket close 1001, SSE end of body)
-and triggers hypercorn's graceful shutdown: listeners close at once, requests in flight get
+Every listener (rpc.sock, events.sock, the overlay listener) runs on ``_http_server.HttpListener``:
+one seam per connection contains whatever a peer causes, and the connection limits live there too.
+
+Stopping: ``ProjectServer.stop()`` ends every event stream (WebSocket close 1001, SSE end of body),
+stops accepting and closes idle keep-alive connections at once; requests in flight get
 ``grace_period_s`` to finish. Then queued mail gets the same grace, the project closes and the
 socket files are removed. Cancelling ``serve_project`` instead stops everything at once, still
 removing the socket files.
@@ -22,17 +25,14 @@ import socket
 import sqlite3
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
-import hypercorn.config
-import hypercorn.trio
 import trio
 
 from hero_assistance.core import Caller, LogOutbox, Project, ProjectConfig, open_project
 
 from ._asgi import InFlight, Listener, Scope, ServerApp
 from ._events_http import EventStreams, StreamStatistics
-from ._events_server import serve_events_socket
+from ._http_server import HttpListener, ListenerStatistics
 from ._listen import (
     ServerStartupError,
     attest_overlay_peer,
@@ -45,15 +45,7 @@ from ._listen import (
 from ._server_config import ServerConfig
 from ._smtp import SmtpOutbox
 
-if TYPE_CHECKING:
-    from hypercorn.typing import ASGIFramework
-
 log = logging.getLogger("hero_assistance.server")
-#: hypercorn's own messages ("Running on …", connection errors); the CLI keeps them at WARNING.
-hypercorn_log = logging.getLogger("hero_assistance.server.hypercorn")
-
-KEEP_ALIVE_S = 30.0
-WEBSOCKET_MAX_MESSAGE = 64 * 1024  # clients send us nothing but control frames
 
 
 class ProjectServer:
@@ -74,6 +66,7 @@ class ProjectServer:
         self.overlay_address = overlay_address
         self._streams = streams
         self._stopping = trio.Event()
+        self.listeners: dict[str, HttpListener] = {}
 
     def stop(self) -> None:
         """Stop gracefully: close event streams and listeners, let requests in flight finish."""
@@ -90,21 +83,9 @@ class ProjectServer:
         """The event streams; ``project.hub.statistics()`` has the hub's side."""
         return self._streams.statistics()
 
-
-def _hypercorn_config(sock: socket.socket, config: ServerConfig) -> hypercorn.config.Config:
-    hc = hypercorn.config.Config()
-    # hypercorn adopts the file descriptor: from now on it closes the socket, not us.
-    hc.bind = [f"fd://{sock.detach()}"]
-    hc.backlog = 1024
-    hc.accesslog = None  # we log one line per request ourselves
-    hc.errorlog = hypercorn_log
-    hc.graceful_timeout = config.grace_period_s
-    hc.keep_alive_timeout = KEEP_ALIVE_S
-    hc.keep_alive_max_requests = 100_000
-    hc.websocket_ping_interval = config.heartbeat_s
-    hc.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE
-    hc.include_server_header = False
-    return hc
+    def listener_statistics(self) -> dict[str, ListenerStatistics]:
+        """Open, accepted, refused-over-limit and failed connections of each listener."""
+        return {name: listener.statistics() for name, listener in self.listeners.items()}
 
 
 def _overlay_url(host: str, port: int) -> str:
@@ -133,7 +114,7 @@ async def serve_project(
         for path, rpc in ((config.rpc_socket, True), (config.events_socket, False)):
             sock = bind_unix_socket(path, group=config.socket_group)
             stack.callback(remove_socket_file, path, os.lstat(path).st_ino)
-            stack.callback(sock.close)  # a no-op once hypercorn has adopted it
+            stack.callback(sock.close)  # a no-op once its listener has closed it
             listeners.append((Listener(path.name, rpc=rpc, events=not rpc, attest=_attest_local), sock))
         overlay_address: tuple[str, int] | None = None
         overlay_url = config.overlay_address
@@ -175,23 +156,12 @@ async def serve_project(
                 await nursery.start(smtp.run)
             async with trio.open_nursery() as http:
                 for listener, sock in listeners:
-                    asgi = ServerApp(project, listener, streams, in_flight)
-                    if listener.events and not listener.rpc:
-                        # events.sock: our fan-out server (see _events_server.py for why not hypercorn).
-                        await http.start(
-                            partial(
-                                serve_events_socket,
-                                asgi,
-                                sock,
-                                heartbeat_s=config.heartbeat_s,
-                                shutdown_trigger=server._stopping.wait,
-                            )
-                        )
-                        continue
-                    # hypercorn types ASGI messages as TypedDicts; ours are plain dicts.
-                    app = cast("ASGIFramework", asgi)
-                    hc = _hypercorn_config(sock, config)
-                    await http.start(partial(hypercorn.trio.serve, app, hc, shutdown_trigger=server._stopping.wait))
+                    app = ServerApp(project, listener, streams, in_flight)
+                    engine = HttpListener(
+                        app, sock, name=listener.name, limits=config.connection_limits, heartbeat_s=config.heartbeat_s
+                    )
+                    server.listeners[listener.name] = engine
+                    await http.start(engine.serve, server._stopping.wait)
                 log.info(
                     "ready project=%s rpc=%s events=%s overlay=%s auth_mode=%s",
                     project.name,
@@ -202,13 +172,9 @@ async def serve_project(
                 )
                 task_status.started(server)
                 await server._stopping.wait()
-                # hypercorn now waits up to the grace period for its connections to end. A
-                # WebSocket's connection outlives its close until hypercorn's ping task next wakes
-                # (up to a heartbeat later), so once our own requests and streams are done we end
-                # the wait rather than sit out the whole grace period.
-                with trio.move_on_after(config.grace_period_s):
-                    await in_flight.wait_idle()
-                http.cancel_scope.cancel()
+                # The listeners have stopped accepting and closed their idle connections; streams are
+                # closing (1001). Requests in flight get the grace period, then whatever is left is cut.
+                http.cancel_scope.deadline = trio.current_time() + config.grace_period_s
             # Every listener has shut down; let mail already promised go out, within the grace.
             if smtp is not None:
                 smtp.close()

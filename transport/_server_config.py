@@ -16,6 +16,7 @@ import attrs
 
 from hero_assistance.core import Limits, check_project_name
 
+from ._http_server import ConnectionLimits
 from ._smtp import SmtpSettings
 
 #: mycelium gives every node an address inside this prefix, authenticated by its kernel routing.
@@ -105,7 +106,9 @@ class ServerConfig:
     #: WebSocket pings and SSE ``: ping`` comments: traffic that lets a dead peer be noticed.
     heartbeat_s: float = 15.0
     #: How long in-flight requests (and queued mail) may take to finish after a stop.
-    grace_period_s: float = 10.0
+    grace_period_s: float = 5.0
+    #: Connections per overlay /64 and per listener, the request-head deadline, idle keep-alive.
+    connection_limits: ConnectionLimits = attrs.field(factory=ConnectionLimits)
 
     def __attrs_post_init__(self) -> None:
         if self.event_retention < 1 or self.event_buffer < 1:
