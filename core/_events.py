@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ from ._storage import Storage
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
+#: The most events a subscriber's writer takes at once (one write of their frames).
+BATCH = 256
 
 
 class SubscriberDropped(HeroAssistanceError):
@@ -157,6 +159,18 @@ class Subscription:
 
     async def events(self) -> AsyncGenerator[tuple[StoredEvent, str], None]:
         """Stored events after ``since`` the actor may see, then live ones: ``(event, json)`` pairs."""
+        async with aclosing(self.batches()) as batches:
+            async for batch in batches:
+                for item in batch:
+                    yield item
+
+    async def batches(self, limit: int = BATCH) -> AsyncGenerator[list[tuple[StoredEvent, str]], None]:
+        """What ``events`` yields, in lists of up to ``limit``: everything that is waiting at once.
+
+        A subscriber's writer takes one turn of the scheduler per batch rather than per event, so a
+        prompt reader keeps up however many writers the server has: when writers get ahead, the next
+        batch is simply longer (WIRE.md section 5, prompt readers are never dropped).
+        """
         last = self.latest_seq
         if self._since is not None and not self.resync:
             after = self._since
@@ -164,15 +178,27 @@ class Subscription:
                 page = self._hub._replay_page(after, self.latest_seq)
                 if not page:
                     break
-                for event in page:
-                    after = event.seq
-                    if may_receive(self._subscriber.actor, event):
-                        yield event, self._hub.encode(event)
+                after = page[-1].seq
+                batch = [
+                    (event, self._hub.encode(event)) for event in page if may_receive(self._subscriber.actor, event)
+                ]
+                for start in range(0, len(batch), limit):
+                    yield batch[start : start + limit]
                 await trio.lowlevel.checkpoint()
-        async for event, text in self._receive:
-            if event.seq > last:
-                last = event.seq
-                yield event, text
+        while True:
+            try:
+                batch = [await self._receive.receive()]
+            except trio.EndOfChannel:
+                break
+            while len(batch) < limit:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            fresh = [item for item in batch if item[0].seq > last]
+            if fresh:
+                last = fresh[-1][0].seq
+                yield fresh
         if self._subscriber.dropped is SubscriberTooSlow:
             raise SubscriberTooSlow(f"subscriber fell behind at seq {last}; resume with since={last}")
         if self._subscriber.dropped is not None:

@@ -356,7 +356,8 @@ class ServerApp:
             await _reject_websocket(scope, receive, send, status, reason)
             self._log(scope, status, started, " stream=websocket")
             return
-        outcome, count = await self.streams.serve_websocket(caller, since, receive, send)
+        send_many = "hero.send_many" in scope.get("extensions", {})
+        outcome, count = await self.streams.serve_websocket(caller, since, receive, send, send_many=send_many)
         self._log(scope, 101, started, f" stream=websocket outcome={outcome} events={count}")
 
 

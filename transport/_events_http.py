@@ -4,7 +4,7 @@ The hub does the hard parts (replay then live with nothing missed or doubled, pe
 filtering, dropping a subscriber whose buffer fills). Here: the frames of WIRE.md section 5, noticing
 a peer that went away, heartbeats, and closing every stream cleanly when the server stops.
 
-Heartbeats: on WebSocket, hypercorn sends ping frames (``websocket_ping_interval``), so no JSON
+Heartbeats: on WebSocket, the server engine sends ping frames (``heartbeat_s``), so no JSON
 frame type is invented; on SSE we write ``: ping`` comment lines. Either way a dead TCP peer then
 has unacknowledged data in flight, which the listener's ``TCP_USER_TIMEOUT`` turns into an error.
 """
@@ -108,14 +108,19 @@ class EventStreams:
             frames.append(_dumps({"type": "resync_required", "seq": sub.latest_seq}))
         return frames
 
-    async def _pump(self, sub: Subscription, write: Callable[[Any, str], Awaitable[None]], progress: _Progress) -> None:
-        """Write every event of ``sub`` until the hub drops it (or we are cancelled)."""
+    async def _pump(
+        self, sub: Subscription, write: Callable[[list[tuple[Any, str]]], Awaitable[None]], progress: _Progress
+    ) -> None:
+        """Write every event of ``sub`` until the hub drops it (or we are cancelled).
+
+        Events go out in batches (all that is waiting, one write): the writer then needs one turn of the
+        scheduler per batch, not per event, so a prompt reader keeps up however busy the writers are."""
         try:
             # aclosing: a cancelled stream finalises the generator now, not whenever GC gets to it.
-            async with aclosing(sub.events()) as events:
-                async for event, text in events:
-                    await write(event, text)
-                    progress.events += 1
+            async with aclosing(sub.batches()) as batches:
+                async for batch in batches:
+                    await write(batch)
+                    progress.events += len(batch)
         except SubscriberTooSlow:
             self._too_slow += 1
             progress.outcome = "too_slow"
@@ -125,7 +130,10 @@ class EventStreams:
             progress.outcome = "ended"
 
     # -- WebSocket -----------------------------------------------------------------------------
-    async def serve_websocket(self, caller: Caller, since: int | None, receive: Receive, send: Send) -> tuple[str, int]:
+    async def serve_websocket(
+        self, caller: Caller, since: int | None, receive: Receive, send: Send, *, send_many: bool = False
+    ) -> tuple[str, int]:
+        """One WebSocket stream; ``send_many`` when the server takes a batch of texts in one ``websocket.send``."""
         if (await receive())["type"] != "websocket.connect":
             return "client_gone", 0
         if self.closing:
@@ -137,14 +145,17 @@ class EventStreams:
         async with self.project.hub.subscribe(actor, since) as sub:
             await send({"type": "websocket.accept"})
 
-            async def write(_event: Any, text: str) -> None:
-                await send({"type": "websocket.send", "text": text})
+            async def write(batch: list[tuple[Any, str]]) -> None:
+                if send_many:
+                    await send({"type": "websocket.send", "texts": [text for _event, text in batch]})
+                    return
+                for _event, text in batch:
+                    await send({"type": "websocket.send", "text": text})
 
             with self._tracked():
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_watch_websocket, receive, gone, nursery.cancel_scope)
-                    for frame in self._frames(sub):
-                        await write(None, frame)
+                    await write([(None, frame) for frame in self._frames(sub)])
                     await self._pump(sub, write, progress)
                     nursery.cancel_scope.cancel()
         if gone.is_set():
@@ -171,8 +182,8 @@ class EventStreams:
             async with lock:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-        async def write(event: Any, text: str) -> None:
-            await write_chunk(f"id: {event.seq}\ndata: {text}\n\n".encode())
+        async def write(batch: list[tuple[Any, str]]) -> None:
+            await write_chunk("".join(f"id: {event.seq}\ndata: {text}\n\n" for event, text in batch).encode())
 
         async with self.project.hub.subscribe(actor, since) as sub:
             await send(
