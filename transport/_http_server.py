@@ -461,7 +461,8 @@ def _scope(kind: str, connection: _Connection, request: h11.Request, headers: li
         # On a Unix socket identity comes from the headers the app attests; on TCP from the peer's address.
         "client": connection.client if tcp else None,
         "server": None,
-        "extensions": {"websocket.http.response": {}} if kind == "websocket" else {},
+        # hero.send_many: ``websocket.send`` may carry ``texts`` (a list), sent as consecutive frames in one write.
+        "extensions": {"websocket.http.response": {}, "hero.send_many": {}} if kind == "websocket" else {},
     }
 
 
@@ -634,6 +635,8 @@ class _WebSocket:
                 raise ClientDisconnected("the WebSocket is closing")
             if message.get("text") is not None:
                 await self._send_frame(_text_frame(message["text"]))
+            elif message.get("texts") is not None:  # the "hero.send_many" extension: one write for a batch
+                await self._send_frame(b"".join(_text_frame(text) for text in message["texts"]))
             else:
                 await self._send_frame(self.ws.send(ws.BytesMessage(data=message.get("bytes") or b"")))
         elif kind == "websocket.close":
