@@ -2,8 +2,8 @@
 
 ``python -m bench._baselines hypercorn --socket PATH --body FILE``
     a bare ASGI app under hypercorn that reads the request body and answers a constant JSON body,
-    on a Unix socket made and configured exactly as the project server makes and configures its own
-    (``bind_unix_socket`` and ``_hypercorn_config``): the cost of hypercorn itself.
+    on a Unix socket made as the project server makes its own (``bind_unix_socket``), with the keep-alive
+    and request limits the project server applies: the cost of hypercorn itself, a well-known server.
 ``python -m bench._baselines raw --socket PATH --response FILE``
     a Trio server on raw sockets answering every request with fixed response bytes (recorded from
     the hypercorn baseline, so the bytes on the wire are the same): the limit of the machine, and of
@@ -20,13 +20,13 @@ import argparse
 from pathlib import Path
 from typing import Any, cast
 
+import hypercorn.config
 import hypercorn.trio
 import trio
 import trio_websocket
 
+from hero_assistance.transport._http_server import ConnectionLimits
 from hero_assistance.transport._listen import bind_unix_socket
-from hero_assistance.transport._server import _hypercorn_config
-from hero_assistance.transport._server_config import ServerConfig
 
 from ._http import message_end
 from ._procs import raise_fd_limit
@@ -56,7 +56,13 @@ class ConstantApp:
 
 async def serve_hypercorn(socket_path: Path, body: bytes) -> None:
     sock = bind_unix_socket(socket_path)
-    config = _hypercorn_config(sock, ServerConfig(project="baseline", socket_dir=socket_path.parent))
+    config = hypercorn.config.Config()
+    config.bind = [f"fd://{sock.detach()}"]  # hypercorn adopts the descriptor
+    config.backlog = 1024
+    config.accesslog = None
+    config.keep_alive_timeout = ConnectionLimits().keep_alive_s
+    config.keep_alive_max_requests = 100_000
+    config.include_server_header = False
     await hypercorn.trio.serve(cast(Any, ConstantApp(body)), config)
 
 

@@ -1,6 +1,6 @@
 """One small, flat set of errors that describe state, not call sites.
 
-``RpcError`` subclasses map one-to-one to the wire codes of WIRE.md section 3. The services raise
+``RpcError`` subclasses map one-to-one to the wire codes of the wire contract (docs/api.md). The services raise
 them, the dispatcher turns them into JSON-RPC error objects, and the client SDK turns error objects
 back into the same classes, so both sides of the wire share one vocabulary.
 """

@@ -169,7 +169,7 @@ class Subscription:
 
         A subscriber's writer takes one turn of the scheduler per batch rather than per event, so a
         prompt reader keeps up however many writers the server has: when writers get ahead, the next
-        batch is simply longer (WIRE.md section 5, prompt readers are never dropped).
+        batch is simply longer (the wire contract (docs/api.md), prompt readers are never dropped).
         """
         last = self.latest_seq
         if self._since is not None and not self.resync:

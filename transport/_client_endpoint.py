@@ -1,6 +1,6 @@
 """Where a client talks to: parsing ``unix:/…/rpc.sock`` and ``http://[addr]:port`` into endpoints.
 
-WIRE.md section 2 puts JSON-RPC at ``POST /rpc`` and the event stream at ``GET /events``. On a Unix socket
+the wire contract (docs/api.md) puts JSON-RPC at ``POST /rpc`` and the event stream at ``GET /events``. On a Unix socket
 the two live on different sockets (``rpc.sock`` and ``events.sock`` in one directory); over the TCP overlay
 they share one listener. A URL names the RPC side; the events side is derived from it unless given.
 """

@@ -1,7 +1,7 @@
 """``GET /events``: the event hub's subscriptions carried over WebSocket or Server-Sent Events.
 
 The hub does the hard parts (replay then live with nothing missed or doubled, per-recipient
-filtering, dropping a subscriber whose buffer fills). Here: the frames of WIRE.md section 5, noticing
+filtering, dropping a subscriber whose buffer fills). Here: the frames of the wire contract (docs/api.md), noticing
 a peer that went away, heartbeats, and closing every stream cleanly when the server stops.
 
 Heartbeats: on WebSocket, the server engine sends ping frames (``heartbeat_s``), so no JSON

@@ -1,7 +1,7 @@
 """What one project server is told: paths, the overlay bind, auth mode, mail, and a few tunables.
 
 The command line builds a ``ServerConfig``; so can the supervisor (``hero-assistance run``) or a
-test. Defaults follow WIRE.md section 1: data under ``$XDG_DATA_HOME/hero_assistance/NAME``,
+test. Defaults follow the wire contract (docs/api.md): data under ``$XDG_DATA_HOME/hero_assistance/NAME``,
 sockets under ``$HERO_SOCKET_DIR/hero_assistance/NAME``.
 """
 
@@ -21,7 +21,7 @@ from ._smtp import SmtpSettings
 
 #: mycelium gives every node an address inside this prefix, authenticated by its kernel routing.
 OVERLAY_PREFIX = ipaddress.IPv6Network("400::/7")
-#: Request bodies above this are refused with 413 before they are read whole (WIRE.md section 2).
+#: Request bodies above this are refused with 413 before they are read whole (the wire contract (docs/api.md)).
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 RPC_SOCKET = "rpc.sock"

@@ -1,4 +1,4 @@
-"""The client side of ``GET /events`` (WIRE.md section 5): a WebSocket over a Unix socket or TCP.
+"""The client side of ``GET /events`` (the wire contract (docs/api.md)): a WebSocket over a Unix socket or TCP.
 
 trio-websocket speaks WebSocket over any trio stream, so the byte stream is ours (``trio.open_unix_socket``
 for ``events.sock``, ``trio.open_tcp_stream`` for the overlay) and ``wrap_client_stream`` does the rest. Two
