@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 methods = Registry()
 
-# Ids are exact in every JSON parser (the wire contract (docs/api.md)); a larger number is -32602, never an overflow in SQLite.
+# Ids are exact in every JSON parser (docs/api.md); a larger number is -32602, never an overflow in SQLite.
 MAX_ID = 2**53 - 1
 ID = constraints(minimum=1, maximum=MAX_ID)
 ID_LIST = constraints(maxItems=20, items={"minimum": 1, "maximum": MAX_ID})

@@ -7,7 +7,7 @@ code). Everything that goes wrong *around* an answer lands here, translated at t
 - ``ConnectFailed``: no connection could be made, so the request was certainly not sent.
 - ``ConnectionLost``: the connection broke after the request may have reached the server; a write may or may
   not have taken effect (the classic ambiguity of any RPC: check before repeating a non-idempotent call).
-- ``ProtocolError``: the server answered with something the wire contract (docs/api.md) does not allow (a stray HTTP status, non-JSON,
+- ``ProtocolError``: the server answered with something the wire contract does not allow (a stray HTTP status, non-JSON,
   a reply with another call's id). The connection it came on is closed.
 - ``ClientClosed``: the ``Client`` (or ``MultiProjectClient``) was closed before or during the call.
 """
