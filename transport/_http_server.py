@@ -143,6 +143,11 @@ class HttpListener:
         self.limits = limits
         self.heartbeat_s = heartbeat_s
         self.tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
+        #: ``(host, port)`` of a TCP listener, as an ASGI scope's ``server``.
+        self.address: tuple[str, int] | None = None
+        if self.tcp:
+            host, port = sock.getsockname()[:2]
+            self.address = (host, port)
         self._listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
         self._per_peer: Counter[str] = Counter()
         self._open = 0
@@ -460,7 +465,8 @@ def _scope(kind: str, connection: _Connection, request: h11.Request, headers: li
         "headers": headers,
         # On a Unix socket identity comes from the headers the app attests; on TCP from the peer's address.
         "client": connection.client if tcp else None,
-        "server": None,
+        # None on a Unix socket, as hypercorn does: the ui and the admin check the Host header only over TCP.
+        "server": connection.listener.address if tcp else None,
         # hero.send_many: ``websocket.send`` may carry ``texts`` (a list), sent as consecutive frames in one write.
         "extensions": {"websocket.http.response": {}, "hero.send_many": {}} if kind == "websocket" else {},
     }
