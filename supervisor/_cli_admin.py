@@ -89,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if not log.isEnabledFor(logging.DEBUG):
-        logging.getLogger("hero_assistance.admin.hypercorn").setLevel(logging.WARNING)
     try:
         trio.run(_serve_until_signalled, config, args.listen)
     except BaseException as exc:

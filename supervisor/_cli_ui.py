@@ -109,8 +109,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    if not log.isEnabledFor(logging.DEBUG):
-        logging.getLogger("hero_assistance.ui.hypercorn").setLevel(logging.WARNING)  # the ready line says it all
     try:
         trio.run(serve_until_signalled, config)
     except BaseException as exc:

@@ -1,7 +1,8 @@
 """The wire: the project server's listeners and the client SDK.
 
 Clients: ``connect`` (a ``Client`` over a Unix socket or the TCP overlay) and ``MultiProjectClient``
-(N projects merged into one event channel). Servers: ``serve_project`` with a ``ServerConfig``.
+(N projects merged into one event channel). Servers: ``serve_project`` with a ``ServerConfig``;
+``serve_asgi`` puts any ASGI app on the same engine.
 Errors: the ``RpcError`` family shared with the core (one class per wire code) and the transport
 errors (``ConnectFailed``, ``ConnectionLost``, ...), all rooted at ``HeroAssistanceError``.
 """
@@ -49,6 +50,8 @@ from hero_assistance.core import (
     Unauthenticated as Unauthenticated,
 )
 
+from ._asgi_host import LifespanFailed as LifespanFailed
+from ._asgi_host import serve_asgi as serve_asgi
 from ._client import Client as Client
 from ._client import connect as connect
 from ._client_api_base import OMIT as OMIT
@@ -61,6 +64,8 @@ from ._errors import TransportError as TransportError
 from ._errors import UnknownProject as UnknownProject
 from ._events_http import StreamStatistics as StreamStatistics
 from ._http11 import PoolStatistics as PoolStatistics
+from ._http_server import ConnectionLimits as ConnectionLimits
+from ._http_server import ListenerStatistics as ListenerStatistics
 from ._listen import ServerStartupError as ServerStartupError
 from ._multi import MergedEvents as MergedEvents
 from ._multi import MultiProjectClient as MultiProjectClient
@@ -83,6 +88,7 @@ __all__ = [
     "ClientClosed",
     "Conflict",
     "ConnectFailed",
+    "ConnectionLimits",
     "ConnectionLost",
     "ConsumerTooSlow",
     "EventStream",
@@ -92,6 +98,8 @@ __all__ = [
     "InvalidParams",
     "InvalidRequest",
     "InvalidToken",
+    "LifespanFailed",
+    "ListenerStatistics",
     "MergedEvents",
     "MethodNotFound",
     "MultiProjectClient",
@@ -116,5 +124,6 @@ __all__ = [
     "connect",
     "parse_mycelium_bind",
     "parse_smtp_url",
+    "serve_asgi",
     "serve_project",
 ]

@@ -669,6 +669,8 @@ class _WebSocket:
     async def _refuse(self, status: int, body: bytes) -> None:
         head = f"HTTP/1.1 {status} {_reason(status)}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n"
         for name, value in self.reject_headers:
+            if name.lower() in (b"content-length", b"connection", b"date", b"transfer-encoding"):
+                continue  # ours: the body is sent whole, then the connection closes
             head += f"{name.decode('latin-1')}: {value.decode('latin-1')}\r\n"
         head += f"date: {http_date().decode()}\r\n"
         self.closed = True

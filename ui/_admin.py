@@ -214,8 +214,7 @@ async def serve_admin(
     config: AdminConfig, listen: str, *, task_status: trio.TaskStatus[AdminServer] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the dashboard on ``listen`` (a loopback address) until ``AdminServer.stop()`` or cancellation."""
-    import hypercorn.config
-    import hypercorn.trio
+    from hero_assistance.transport import serve_asgi
 
     from ._serve import _bind_tcp
 
@@ -227,23 +226,18 @@ async def serve_admin(
     )
     config.allowed_hosts |= names
     config.allowed_origins |= {f"http://{n}" for n in names}
-    hc = hypercorn.config.Config()
-    hc.bind = [f"fd://{sock.detach()}"]
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("hero_assistance.admin.hypercorn")
-    hc.graceful_timeout = 2.0
-    hc.include_server_header = False
     server = AdminServer(f"http://{netloc}")
-    await hypercorn.trio.serve(
+    await serve_asgi(
         create_admin_app(config),
-        hc,
+        [("admin", sock)],
         shutdown_trigger=server._stop.wait,
+        grace_period_s=2.0,
         task_status=_Started(task_status, server),
     )
 
 
 class _Started:
-    """Adapts hypercorn's ``started(binds)`` to ours, ``started(AdminServer)``."""
+    """Adapts the engine's ``started(listeners)`` to ours, ``started(AdminServer)``."""
 
     def __init__(self, task_status: trio.TaskStatus[AdminServer], server: AdminServer) -> None:
         self._task_status = task_status

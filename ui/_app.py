@@ -76,7 +76,7 @@ def create_app(gateway: Gateway) -> QuartTrio:
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
 
     def over_tcp() -> bool:
-        # hypercorn gives no "server" address for a Unix socket: the app socket is for local tools,
+        # The engine gives no "server" address for a Unix socket: the app socket is for local tools,
         # trusted like the project's own sockets (whoever can connect is the operator).
         return request.scope.get("server") is not None
 

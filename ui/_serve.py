@@ -1,6 +1,8 @@
-"""``serve_ui``: the ui's sockets, hypercorn on them, the gateway's status subscriptions, and a clean stop.
+"""``serve_ui``: the ui's sockets, the HTTP engine on them, the gateway's status subscriptions, and a clean stop.
 
-We bind the sockets ourselves and hand hypercorn their file descriptors: that gives one-line errors
+The ui runs on the same engine as the project server (``hero_assistance.transport.serve_asgi``): one seam
+per connection, so no browser or local tool can take the ui down, and the same limits and conformance.
+We bind the sockets ourselves and hand them to the engine: that gives one-line errors
 for the operator ("port 8080 is taken") before anything starts, the real port when 0 was asked for,
 an app socket created 0600 from the first instant (bound under a tight umask), and a live ui's app
 socket is never stolen by a second one (we probe it with ``connect`` first).
@@ -15,24 +17,18 @@ import os
 import socket
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 import attrs
-import hypercorn.config
-import hypercorn.trio
 import trio
 
 from hero_assistance.core import HeroAssistanceError
+from hero_assistance.transport import ConnectionLimits, serve_asgi
 
 from ._app import create_app
 from ._config import UiConfig, parse_listen
 from ._gateway import Gateway
 
-if TYPE_CHECKING:
-    from hypercorn.typing import ASGIFramework
-
 log = logging.getLogger("hero_assistance.ui")
-hypercorn_log = logging.getLogger("hero_assistance.ui.hypercorn")
 
 #: In-flight requests get this long after a stop; event bridges end at once on their own.
 GRACE_PERIOD_S = 3.0
@@ -105,20 +101,6 @@ def _bind_unix(path: Path) -> socket.socket:
     return sock
 
 
-def _hypercorn_config(socks: list[socket.socket]) -> hypercorn.config.Config:
-    hc = hypercorn.config.Config()
-    # hypercorn adopts the descriptors: from here on it closes the sockets, not us.
-    hc.bind = [f"fd://{sock.detach()}" for sock in socks]
-    hc.accesslog = None
-    hc.errorlog = hypercorn_log
-    hc.graceful_timeout = GRACE_PERIOD_S
-    # No WebSocket pings from hypercorn: it sends its first one the instant a socket opens, racing the
-    # client's own close handshake. The bridge sends a small heartbeat frame instead (see _bridge).
-    hc.websocket_ping_interval = None
-    hc.include_server_header = False
-    return hc
-
-
 async def serve_ui(config: UiConfig, *, task_status: trio.TaskStatus[UiServer] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve the ui until ``UiServer.stop()`` (graceful) or cancellation (immediate).
 
@@ -140,15 +122,23 @@ async def serve_ui(config: UiConfig, *, task_status: trio.TaskStatus[UiServer] =
     gateway.allow_listen_address(host, port)
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     server = UiServer(gateway, url, config.socket_path)
-    app = cast("ASGIFramework", create_app(gateway))
-    hc = _hypercorn_config(socks)
+    app = create_app(gateway)
+    named = [("ui", tcp)] + ([("app.sock", socks[1])] if len(socks) > 1 else [])
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(gateway.run)
 
-            async def http(*, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-                await hypercorn.trio.serve(app, hc, shutdown_trigger=server._stop.wait, task_status=task_status)
-                nursery.cancel_scope.cancel()  # hypercorn has drained: stop the status subscriptions
+            async def http(*, task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
+                await serve_asgi(
+                    app,
+                    named,
+                    shutdown_trigger=server._stop.wait,
+                    # Browsers behind one reverse proxy share its address: no per-peer cap here.
+                    limits=ConnectionLimits(per_peer=ConnectionLimits().per_listener),
+                    grace_period_s=GRACE_PERIOD_S,
+                    task_status=task_status,
+                )
+                nursery.cancel_scope.cancel()  # every connection has ended: stop the status subscriptions
 
             await nursery.start(http)
             log.info("ready url=%s socket=%s projects=%s", url, config.socket_path or "-", ",".join(config.projects))
