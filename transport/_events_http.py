@@ -23,6 +23,8 @@ import trio
 
 from hero_assistance.core import Caller, IdentityChanged, Project, SubscriberTooSlow, Subscription
 
+from ._http_server import ClientDisconnected
+
 log = logging.getLogger("hero_assistance.events")
 
 Message = dict[str, Any]
@@ -152,7 +154,7 @@ class EventStreams:
                 for _event, text in batch:
                     await send({"type": "websocket.send", "text": text})
 
-            with self._tracked():
+            with self._tracked(), _client_gone_sets(gone):
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_watch_websocket, receive, gone, nursery.cancel_scope)
                     await write([(None, frame) for frame in self._frames(sub)])
@@ -197,7 +199,7 @@ class EventStreams:
                     ],
                 }
             )
-            with self._tracked():
+            with self._tracked(), _client_gone_sets(gone):
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_watch_http, receive, gone, nursery.cancel_scope)
                     nursery.start_soon(self._sse_heartbeat, write_chunk)
@@ -220,6 +222,17 @@ class EventStreams:
         while True:
             await trio.sleep(self.heartbeat_s)
             await write_chunk(b": ping\n\n")
+
+
+@contextmanager
+def _client_gone_sets(gone: trio.Event) -> Iterator[None]:
+    """A send that fails because the subscriber left ends its stream as ``client_gone``, not as an error.
+
+    Sends happen inside the stream's nursery, so the failure arrives grouped: hence ``except*``."""
+    try:
+        yield
+    except* (ClientDisconnected, trio.BrokenResourceError, trio.ClosedResourceError):
+        gone.set()
 
 
 async def _watch_websocket(receive: Receive, gone: trio.Event, scope: trio.CancelScope) -> None:
