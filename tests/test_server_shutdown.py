@@ -77,3 +77,23 @@ async def test_a_request_in_flight_at_sigterm_is_answered_then_the_connection_cl
         finally:
             if server.proc is not None and server.proc.poll() is None:
                 server.kill()
+
+
+async def test_a_half_sent_request_head_does_not_hold_the_stop() -> None:
+    with project_dirs() as dirs:
+        server = await ServerProcess(dirs, "--grace-period", "120").astart()
+        try:
+            stream = await trio.open_unix_socket(str(dirs.rpc))
+            async with stream:
+                await stream.send_all(b"GET /hea")  # a head never finished: no request is in flight
+                await trio.sleep(0.3)
+                server.signal(signal.SIGTERM)
+                answer = b""
+                with trio.fail_after(60):  # a hang guard: the grace period is twice as long
+                    while chunk := await stream.receive_some(65536):
+                        answer += chunk
+                    assert await server.wait_exit(timeout=60) == 0
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 503"), answer
+        finally:
+            if server.proc is not None and server.proc.poll() is None:
+                server.kill()

@@ -346,12 +346,23 @@ class _Connection:
         if idle.cancelled_caught:
             return None  # idle past its time (or the server is stopping): close without a word
         deadline = start + self.limits.head_deadline_s if first else trio.current_time() + self.limits.head_deadline_s
-        with trio.CancelScope(deadline=deadline):
-            event = await self.next_event()
-            if isinstance(event, h11.Request):
-                return event
-            return None  # the peer closed between requests (ConnectionClosed)
-        await self._error(408, "the request head did not arrive in time")
+        # A head not yet whole is no request in flight: a stop ends it too (as the same idle set).
+        head = trio.CancelScope(deadline=deadline)
+        if self.listener.stopping:
+            head.cancel()
+        self.listener._idle.add(head)
+        try:
+            with head:
+                event = await self.next_event()
+                if isinstance(event, h11.Request):
+                    return event
+                return None  # the peer closed between requests (ConnectionClosed)
+        finally:
+            self.listener._idle.discard(head)
+        if self.listener.stopping:
+            await self._error(503, "the server is stopping")
+        else:
+            await self._error(408, "the request head did not arrive in time")
         return None
 
     # -- writing ---------------------------------------------------------------------------------
