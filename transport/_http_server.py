@@ -565,6 +565,8 @@ class _Http:
         return h11.Response(status_code=self.status, headers=headers)
 
     async def _write(self, event: Any) -> None:
+        if self.connection.broken:  # an earlier write failed: h11 must not count what will never be sent
+            raise ClientDisconnected("the connection is closed")
         data = self.conn.send(event)
         if data:
             await self.connection.send_all(data)
