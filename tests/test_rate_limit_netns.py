@@ -1,0 +1,74 @@
+"""The magic-link rate limit counts per mycelium node (/64), seen from a real network: six overlay
+addresses of one /64, each connecting from its own address in a client namespace, share one limit;
+an address of another /64 has its own."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from ._server_fixtures import (
+    Http,
+    NetnsPair,
+    RpcFailure,
+    ServerProcess,
+    netns_pair,
+    project_dirs,
+    requires_netns,
+    tcp_in_netns,
+)
+
+pytestmark = requires_netns
+
+PORT = 18444
+OTHER_NODE = "4bb:7::2"
+
+
+def _ip(ns: str, *args: str) -> str:
+    return subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True, check=True).stdout
+
+
+def _veth(ns: str) -> str:
+    """The namespace's end of the veth pair (``NAME@peer`` in ``ip -o link``)."""
+    return _ip(ns, "-o", "link", "show", "type", "veth").split(":")[1].strip().split("@")[0]
+
+
+@pytest.fixture
+def pair() -> Iterator[NetnsPair]:
+    with netns_pair() as pair:
+        # Five more addresses of the client's node (4aa:1::/64), and one of another node, routed over the veth.
+        client_dev, server_dev = _veth(pair.client_ns), _veth(pair.server_ns)
+        for n in range(3, 8):
+            _ip(pair.client_ns, "addr", "add", f"4aa:1::{n}/64", "dev", client_dev, "nodad")
+        _ip(pair.client_ns, "addr", "add", f"{OTHER_NODE}/64", "dev", client_dev, "nodad")
+        _ip(pair.server_ns, "route", "add", "4bb:7::/64", "dev", server_dev)
+        yield pair
+
+
+async def request_link(pair: NetnsPair, source: str, email: str) -> dict[str, object]:
+    stream = await tcp_in_netns(pair.client_ns, pair.server_overlay, PORT, source=source)
+    client = Http(stream, host=f"[{pair.server_overlay}]:{PORT}")
+    try:
+        result: dict[str, object] = await client.call("auth.request_magic_link", email=email)
+        return result
+    finally:
+        await client.aclose()
+
+
+async def test_addresses_of_one_node_share_the_limit_another_node_does_not(pair: NetnsPair) -> None:
+    with project_dirs() as dirs:
+        server = await ServerProcess(dirs, "--mycelium-bind", f"auto:{PORT}", netns=pair.server_ns).astart()
+        try:
+            sources = [pair.client_overlay] + [f"4aa:1::{n}" for n in range(3, 7)]
+            for i, source in enumerate(sources):  # five requests, each from another address of one node
+                assert (await request_link(pair, source, f"person{i}@example.com"))["sent"] is True
+            with pytest.raises(RpcFailure) as limited:
+                await request_link(pair, "4aa:1::7", "sixth@example.com")
+            assert limited.value.code == -32005 and limited.value.data["retry_after"] > 0
+            # Another node is not held back by the first one's requests.
+            assert (await request_link(pair, OTHER_NODE, "other@example.com"))["sent"] is True
+            assert "Traceback" not in server.log
+        finally:
+            await server.stop()
