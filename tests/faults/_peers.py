@@ -141,8 +141,11 @@ def upgrade(
     return head + extra + b"\r\n"
 
 
-def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True, rsv: int = 0) -> bytes:
-    """One WebSocket frame, masked as a client must (unless told otherwise), with any opcode or flags."""
+def frame(
+    opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = True, rsv: int = 0, zero_mask: bool = False
+) -> bytes:
+    """One WebSocket frame, masked as a client must (unless told otherwise), with any opcode or flags;
+    ``zero_mask``: a mask of zeros, valid and cheap for big payloads."""
     first = (0x80 if fin else 0) | (rsv << 4) | opcode
     size = len(payload)
     mask_bit = 0x80 if mask else 0
@@ -154,6 +157,8 @@ def frame(opcode: int, payload: bytes = b"", *, fin: bool = True, mask: bool = T
         header = bytes((first, mask_bit | 127)) + struct.pack("!Q", size)
     if not mask:
         return header + payload
+    if zero_mask:
+        return header + b"\0\0\0\0" + payload
     key = os.urandom(4)
     return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
@@ -236,3 +241,64 @@ def socket_fds(pid: int) -> int:
             if os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
                 count += 1
     return count
+
+
+def server_frames(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The whole (unmasked) frames a server sent in ``data`` as (opcode, payload), and the bytes left over."""
+    frames = []
+    while len(data) >= 2:
+        size = data[1] & 0x7F
+        start = 2
+        if size == 126:
+            if len(data) < 4:
+                break
+            size, start = struct.unpack("!H", data[2:4])[0], 4
+        elif size == 127:
+            if len(data) < 10:
+                break
+            size, start = struct.unpack("!Q", data[2:10])[0], 10
+        if len(data) < start + size:
+            break
+        frames.append((data[0] & 0x0F, data[start : start + size]))
+        data = data[start + size :]
+    return frames, data
+
+
+async def read_close_code(stream: trio.SocketStream, received: bytes = b"") -> int | None:
+    """After a handshake: read the server's frames until its close frame; the close code (None if the
+    connection ended without one). ``received`` is what was read already, perhaps part of the 101 head."""
+    with trio.fail_after(30):
+        while True:
+            if b"\r\n\r\n" in received:
+                head, _, rest = received.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 101"), head[:200]
+                for opcode, payload in server_frames(rest)[0]:
+                    if opcode == 0x8:
+                        return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            try:
+                data = await stream.receive_some(65536)
+            except trio.BrokenResourceError:
+                return None
+            if not data:
+                return None
+            received += data
+
+
+async def send_ignoring_hangup(stream: trio.SocketStream, data: bytes) -> None:
+    """Send what may be cut off: the server is entitled to hang up on us half way."""
+    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+        await stream.send_all(data)
+
+
+async def exchange(stream: trio.SocketStream, data: bytes) -> bytes:
+    """Send ``data`` (the server may stop reading it) while reading its answer until it closes."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send_ignoring_hangup, stream, data)
+        answer = await read_to_end(stream)
+        nursery.cancel_scope.cancel()
+    return answer
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(answer.split(b" ", 2)[1])
