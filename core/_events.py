@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing, asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
@@ -128,6 +128,9 @@ class _Subscriber:
     actor: Actor
     send: trio.MemorySendChannel[tuple[StoredEvent, str]]
     dropped: type[SubscriberDropped] | None = None
+    #: ``write(text) -> bool``: writes an event's text to the subscriber now, without blocking (see
+    #: ``Subscription.write_directly``).
+    direct: Callable[[str], bool] | None = None
 
 
 @attrs.define(eq=False)
@@ -163,6 +166,16 @@ class Subscription:
             async for batch in batches:
                 for item in batch:
                     yield item
+
+    def write_directly(self, write: Callable[[str], bool]) -> None:
+        """Let the hub deliver live events by calling ``write(text)`` itself, when it can.
+
+        The hub calls it only while this subscription's reader is waiting with no event queued, so
+        order is kept; ``write`` must not block and returns ``False`` when it cannot take the text whole
+        now (the event is then queued for the reader as usual). Events written this way do not pass
+        through ``events``/``batches``.
+        """
+        self._subscriber.direct = write
 
     async def batches(self, limit: int = BATCH) -> AsyncGenerator[list[tuple[StoredEvent, str]], None]:
         """What ``events`` yields, in lists of up to ``limit``: everything that is waiting at once.
@@ -305,6 +318,12 @@ class EventHub:
                     continue
                 if text is None:
                     text = self.encode(event)  # serialised once, shared by every recipient
+                if sub.direct is not None:
+                    # Its reader waits with nothing queued: nothing can overtake this event, so the
+                    # transport may write it at once rather than wake the reader's task for it.
+                    queue = sub.send.statistics()
+                    if not queue.current_buffer_used and queue.tasks_waiting_receive and sub.direct(text):
+                        continue
                 try:
                     sub.send.send_nowait((event, text))
                 except trio.WouldBlock:

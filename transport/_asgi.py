@@ -356,8 +356,15 @@ class ServerApp:
             await _reject_websocket(scope, receive, send, status, reason)
             self._log(scope, status, started, " stream=websocket")
             return
-        send_many = "hero.send_many" in scope.get("extensions", {})
-        outcome, count = await self.streams.serve_websocket(caller, since, receive, send, send_many=send_many)
+        extensions = scope.get("extensions", {})
+        outcome, count = await self.streams.serve_websocket(
+            caller,
+            since,
+            receive,
+            send,
+            send_many="hero.send_many" in extensions,
+            try_send=extensions.get("hero.try_send_text"),
+        )
         self._log(scope, 101, started, f" stream=websocket outcome={outcome} events={count}")
 
 

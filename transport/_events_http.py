@@ -133,9 +133,17 @@ class EventStreams:
 
     # -- WebSocket -----------------------------------------------------------------------------
     async def serve_websocket(
-        self, caller: Caller, since: int | None, receive: Receive, send: Send, *, send_many: bool = False
+        self,
+        caller: Caller,
+        since: int | None,
+        receive: Receive,
+        send: Send,
+        *,
+        send_many: bool = False,
+        try_send: Callable[[str], bool] | None = None,
     ) -> tuple[str, int]:
-        """One WebSocket stream; ``send_many`` when the server takes a batch of texts in one ``websocket.send``."""
+        """One WebSocket stream; ``send_many`` when the server takes a batch of texts in one ``websocket.send``,
+        ``try_send`` when it can write a text at once without blocking (the hub's direct fan-out path)."""
         if (await receive())["type"] != "websocket.connect":
             return "client_gone", 0
         if self.closing:
@@ -158,6 +166,8 @@ class EventStreams:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(_watch_websocket, receive, gone, nursery.cancel_scope)
                     await write([(None, frame) for frame in self._frames(sub)])
+                    if try_send is not None:
+                        sub.write_directly(_counted(try_send, progress))
                     await self._pump(sub, write, progress)
                     nursery.cancel_scope.cancel()
         if gone.is_set():
@@ -222,6 +232,16 @@ class EventStreams:
         while True:
             await trio.sleep(self.heartbeat_s)
             await write_chunk(b": ping\n\n")
+
+
+def _counted(try_send: Callable[[str], bool], progress: _Progress) -> Callable[[str], bool]:
+    def write(text: str) -> bool:
+        if try_send(text):
+            progress.events += 1
+            return True
+        return False
+
+    return write
 
 
 @contextmanager
