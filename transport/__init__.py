@@ -1,8 +1,8 @@
 """The wire: the project server's listeners and the client SDK.
 
-Clients: ``connect`` (a ``Client`` over a Unix socket or the TCP overlay) and ``MultiProjectClient``
-(N projects merged into one event channel). Servers: ``serve_project`` with a ``ServerConfig``;
-``serve_asgi`` puts any ASGI app on the same engine.
+Clients: ``connect`` (a ``Client`` over a Unix socket or the TCP overlay), ``MultiProjectClient``
+(N projects merged into one event channel) and ``HttpPool`` (the raw keep-alive HTTP/1.1 pool under them).
+Servers: ``serve_project`` with a ``ServerConfig``; ``serve_asgi`` puts any ASGI app on the same engine.
 Errors: the ``RpcError`` family shared with the core (one class per wire code) and the transport
 errors (``ConnectFailed``, ``ConnectionLost``, ...), all rooted at ``HeroAssistanceError``.
 """
@@ -63,6 +63,8 @@ from ._errors import ProtocolError as ProtocolError
 from ._errors import TransportError as TransportError
 from ._errors import UnknownProject as UnknownProject
 from ._events_http import StreamStatistics as StreamStatistics
+from ._http11 import HttpPool as HttpPool
+from ._http11 import HttpResponse as HttpResponse
 from ._http11 import PoolStatistics as PoolStatistics
 from ._http_server import ConnectionLimits as ConnectionLimits
 from ._http_server import ListenerStatistics as ListenerStatistics
@@ -94,6 +96,8 @@ __all__ = [
     "EventStream",
     "Forbidden",
     "HeroAssistanceError",
+    "HttpPool",
+    "HttpResponse",
     "InternalError",
     "InvalidParams",
     "InvalidRequest",

@@ -3,7 +3,7 @@
 Two tiers, as trio-websocket does it: ``Client(url)`` is the object (close it with ``aclose``), and
 ``async with connect(url) as client`` is the usual way in, which also proves the server is reachable
 before the block starts. A ``Client`` owns no background task: calls are driven by the calling task
-over a small connection pool (see ``_http11``), and an event stream owns its own nursery inside
+over a small connection pool (an ``HttpPool``, see ``_http11``), and an event stream owns its own nursery inside
 ``async with client.events()``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -25,15 +25,13 @@ from hero_assistance.core._methods import methods
 from ._client_api import TypedNamespaces
 from ._client_endpoint import parse_url
 from ._errors import ClientClosed, ProtocolError
-from ._http11 import ConnectionPool, PoolStatistics, Response
+from ._http11 import DEFAULT_CONNECT_TIMEOUT as DEFAULT_CONNECT_TIMEOUT
+from ._http11 import DEFAULT_MAX_CONNECTIONS as DEFAULT_MAX_CONNECTIONS
+from ._http11 import HttpPool, HttpResponse, PoolStatistics, unchanged
 from ._ws_events import EventStream, open_event_stream
 
-#: Default for ``connect_timeout``: how long opening a socket (and a WebSocket handshake) may take.
-DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 #: Default for ``heartbeat_interval``: after this long with no event while the reader waits, ping the server.
 DEFAULT_HEARTBEAT_INTERVAL: Final = 20.0
-#: Default pool size: enough that a burst of concurrent calls (a ui serving many browsers) does not queue.
-DEFAULT_MAX_CONNECTIONS: Final = 16
 
 T = TypeVar("T")
 
@@ -97,9 +95,8 @@ class Client(TypedNamespaces):
             ("Accept", "application/json"),
             *self.identity_headers,
         ]
-        self._pool = ConnectionPool(
-            self._rpc.endpoint, max_connections=max_connections, connect_timeout=connect_timeout
-        )
+        self._pool = HttpPool(self._rpc.endpoint, max_connections=max_connections, connect_timeout=connect_timeout)
+        self._base_path = self._rpc.path.removesuffix("/rpc")
         self._ids = itertools.count(1)
         self._bind_namespaces(self)
 
@@ -144,7 +141,7 @@ class Client(TypedNamespaces):
         ident = next(self._ids)
         body = _dumps({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
 
-        def parse(response: Response) -> Any:
+        def parse(response: HttpResponse) -> Any:
             return self._unwrap(self._decode(response), ident)
 
         return await self._post(body, retry_stale=method in _IDEMPOTENT, parse=parse)
@@ -153,7 +150,7 @@ class Client(TypedNamespaces):
         """Send a JSON-RPC notification: no id, no answer (the server replies 204), errors not reported."""
         body = _dumps({"jsonrpc": "2.0", "method": method, "params": params})
 
-        def parse(response: Response) -> None:
+        def parse(response: HttpResponse) -> None:
             if response.status != 204:
                 self._decode(response)  # raises for statuses other than 200
                 raise ProtocolError("the server answered a notification", status=response.status)
@@ -176,7 +173,7 @@ class Client(TypedNamespaces):
             return []
         idempotent = all(r["method"] in _IDEMPOTENT for r in requests)
 
-        def parse(response: Response) -> list[outcome.Outcome[Any]]:
+        def parse(response: HttpResponse) -> list[outcome.Outcome[Any]]:
             reply = self._decode(response)
             if isinstance(reply, dict) and "error" in reply:
                 raise _error(reply["error"])  # the batch itself was refused (too long, not parseable)
@@ -193,17 +190,41 @@ class Client(TypedNamespaces):
 
         return await self._post(_dumps(requests), retry_stale=idempotent, parse=parse)
 
+    async def forward(self, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> HttpResponse:
+        """POST ``body`` to the server's ``/rpc`` exactly as given and return its answer exactly as written.
+
+        For proxies (the ui): a single call, a batch, a notification or garbage goes through untouched, and
+        the response comes back whatever its status, undecoded. Sent with ``Content-Type``/``Accept:
+        application/json``, this client's identity headers, then ``headers``. Raises ``TransportError``
+        subclasses only (never for an HTTP status); never retried, since the body may change state.
+        Safe to cancel at any point, as ``call`` is.
+        """
+        return await self._pool.exchange(
+            b"POST", self._rpc.path, [*self._rpc_headers, *headers], body, retry_stale=False, parse=unchanged
+        )
+
+    async def get(self, path: str, headers: Sequence[tuple[str, str]] = ()) -> HttpResponse:
+        """GET ``path`` (``/health``, ``/openrpc.json``, ``/attachments/ID``) from the server, answer untouched.
+
+        ``path`` is below the server's base (the URL's path without ``/rpc``). Sent with this client's identity
+        headers, then ``headers``; raises ``TransportError`` subclasses only, never for an HTTP status.
+        """
+        all_headers = [("Host", self._rpc.endpoint.host_header), *self.identity_headers, *headers]
+        return await self._pool.exchange(
+            b"GET", self._base_path + path, all_headers, b"", retry_stale=True, parse=unchanged
+        )
+
     async def wait_reachable(self) -> None:
         """Open one pooled connection now (``ConnectFailed`` if the server cannot be reached)."""
         await self._pool.warm_up()
 
-    async def _post(self, body: bytes, *, retry_stale: bool, parse: Callable[[Response], T]) -> T:
-        return await self._pool.request(
+    async def _post(self, body: bytes, *, retry_stale: bool, parse: Callable[[HttpResponse], T]) -> T:
+        return await self._pool.exchange(
             b"POST", self._rpc.path, self._rpc_headers, body, retry_stale=retry_stale, parse=parse
         )
 
     @staticmethod
-    def _decode(response: Response) -> Any:
+    def _decode(response: HttpResponse) -> Any:
         if response.status == 413:
             raise PayloadTooLarge("request body too large for the server (HTTP 413)")
         if response.status != 200:

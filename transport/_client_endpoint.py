@@ -82,6 +82,13 @@ def parse_url(url: str, events_url: str | None = None) -> tuple[Target, Target]:
     return rpc, events
 
 
+def endpoint_from_url(url: str) -> Endpoint:
+    """The endpoint of ``unix:/path/to.sock`` or ``http://host:port`` (a path after the port is not its business)."""
+    if url.startswith("unix:"):
+        return Endpoint(unix_path=_unix_path(url))
+    return _http_endpoint(url, ("http",))[0]
+
+
 def _events_target(url: str) -> Target:
     if url.startswith("unix:"):
         return Target(Endpoint(unix_path=_unix_path(url)), "/events")

@@ -1,4 +1,8 @@
-"""Keep-alive HTTP/1.1 (h11) connections and the small pool a ``Client`` draws them from.
+"""Keep-alive HTTP/1.1 (h11) connections and ``HttpPool``, the one HTTP/1.1 client of the code base.
+
+A ``Client`` draws its JSON-RPC calls from one; the ui forwards browsers' requests through a ``Client``'s
+(``Client.forward``, ``Client.get``), and the supervisor asks local daemons (mycelium's API) through one
+directly (``HttpPool.request``).
 
 No background tasks: the task that holds a connection drives it, from the first byte of the request to
 the last byte of the response. That makes the cancellation rule simple and strict (httpcore's "poison and
@@ -10,29 +14,52 @@ clean and goes back.
 
 from __future__ import annotations
 
+import json
 import select
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from types import TracebackType
+from typing import Any, Final, TypeVar
 
 import attrs
 import h11
 import trio
 
-from ._client_endpoint import Endpoint
+from ._client_endpoint import Endpoint, endpoint_from_url
 from ._errors import ClientClosed, ConnectionLost, ProtocolError, TransportError
 
 T = TypeVar("T")
 
 RECEIVE_SIZE = 65536
-#: The largest response body accepted (the OpenRPC document and big pages are far below this).
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Default for ``max_response_bytes``: the largest response body accepted (attachments are at most 10 MiB,
+#: the OpenRPC document and big pages far below that).
+MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+#: Default for ``connect_timeout``: how long opening a socket may take.
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+#: Default pool size: enough that a burst of concurrent calls (a ui serving many browsers) does not queue.
+DEFAULT_MAX_CONNECTIONS: Final = 16
+#: Methods that carry no body unless given one: no ``Content-Length: 0`` on them, as browsers do.
+_BODYLESS: Final = frozenset({b"GET", b"HEAD", b"DELETE", b"OPTIONS"})
 
 
 @attrs.frozen
-class Response:
+class HttpResponse:
+    """A whole HTTP response, bytes as the server wrote them."""
+
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first header called ``name`` (any case), decoded as Latin-1; ``None`` if absent."""
+        wanted = name.lower().encode()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+    def json(self) -> Any:
+        """The body as JSON; ``ValueError`` if it is not."""
+        return json.loads(self.body)
 
 
 class _StaleConnection(ConnectionLost):
@@ -58,6 +85,7 @@ class HttpConnection:
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
         self.h11 = h11.Connection(h11.CLIENT)
+        self.max_response_bytes = MAX_RESPONSE_BYTES  # the pool sets its own
 
     def close_now(self) -> None:
         # Synchronous on purpose: it runs in ``except BaseException`` paths, where the task may already be
@@ -81,10 +109,13 @@ class HttpConnection:
     def reusable(self) -> bool:
         return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
 
-    async def exchange(self, method: bytes, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Response:
+    async def exchange(
+        self, method: bytes, target: str, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> HttpResponse:
         """Send one request and read its whole response; raises ``TransportError`` subclasses only."""
         try:
-            request = h11.Request(method=method, target=target, headers=[*headers, ("Content-Length", str(len(body)))])
+            length = [] if method in _BODYLESS and not body else [("Content-Length", str(len(body)))]
+            request = h11.Request(method=method, target=target, headers=[*headers, *length])
             data = self.h11.send(request) or b""
             data += self.h11.send(h11.Data(data=body)) or b""
             data += self.h11.send(h11.EndOfMessage()) or b""
@@ -103,7 +134,7 @@ class HttpConnection:
             raise _StaleConnection(f"the connection broke while sending: {exc.__cause__ or exc}") from exc
         return await self._read_response()
 
-    async def _read_response(self) -> Response:
+    async def _read_response(self) -> HttpResponse:
         received_any = False
         eof = False
         status = 0
@@ -133,31 +164,59 @@ class HttpConnection:
                 status, headers = event.status_code, list(event.headers)
             elif isinstance(event, h11.Data):
                 size += len(event.data)
-                if size > MAX_RESPONSE_BYTES:
-                    raise ProtocolError(f"response larger than {MAX_RESPONSE_BYTES} bytes", status=status)
+                if size > self.max_response_bytes:
+                    raise ProtocolError(f"response larger than {self.max_response_bytes} bytes", status=status)
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return Response(status, headers, b"".join(chunks))
+                return HttpResponse(status, headers, b"".join(chunks))
             elif isinstance(event, h11.ConnectionClosed):
                 raise _StaleConnection("the server closed the connection without answering")
             # h11.InformationalResponse (1xx) needs nothing from us.
 
 
-class ConnectionPool:
-    """Up to ``max_connections`` keep-alive connections to one endpoint; callers beyond that wait in FIFO order."""
+class HttpPool:
+    """Up to ``max_connections`` keep-alive HTTP/1.1 connections to one endpoint; more callers wait in FIFO order.
 
-    def __init__(self, endpoint: Endpoint, *, max_connections: int, connect_timeout: float | None) -> None:
+    ``url`` is ``unix:/path/to.sock`` or ``http://host:port`` (any path in it is ignored: ``request`` names
+    the target). ``connect_timeout`` bounds each connection attempt (``None``: as long as the OS waits); every
+    other deadline belongs to the caller. ``max_response_bytes`` caps a response body (``ProtocolError`` past it).
+    Owns no task; close it with ``aclose`` (or ``async with HttpPool(url) as pool:``).
+
+    Errors are the transport's: ``ConnectFailed``, ``ConnectionLost``, ``ProtocolError``, ``ClientClosed``.
+    Safe to cancel at any point: a connection whose exchange was interrupted is closed, never reused.
+    """
+
+    def __init__(
+        self,
+        url: str | Endpoint,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
-        self.endpoint = endpoint
+        self.endpoint = endpoint_from_url(url) if isinstance(url, str) else url
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
+        self.max_response_bytes = max_response_bytes
         self._slots = trio.Semaphore(max_connections)
         self._idle: list[HttpConnection] = []
         self._open: set[HttpConnection] = set()
         self._closed = False
         self._opened = 0
         self._poisoned = 0
+
+    def __repr__(self) -> str:
+        return f"<HttpPool {self.endpoint}{' closed' if self._closed else ''}>"
+
+    async def __aenter__(self) -> HttpPool:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
 
     @property
     def closed(self) -> bool:
@@ -176,21 +235,44 @@ class ConnectionPool:
 
     async def request(
         self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        retry_stale: bool | None = None,
+    ) -> HttpResponse:
+        """Send one request and read the whole answer, whatever its status; bytes untouched both ways.
+
+        ``headers`` go as given, after a ``Host`` naming the endpoint unless they carry one; ``Content-Length``
+        is added. ``retry_stale``: the request is safe to send twice, so if a *reused* connection turns out to
+        have been closed by the server before it answered a single byte, send it once more on a fresh one
+        (default: for ``GET`` and ``HEAD`` only).
+        """
+        if not any(name.lower() == "host" for name, _ in headers):
+            headers = [("Host", self.endpoint.host_header), *headers]
+        if retry_stale is None:
+            retry_stale = method in ("GET", "HEAD")
+        return await self.exchange(
+            method.encode("ascii"), target, headers, body, retry_stale=retry_stale, parse=unchanged
+        )
+
+    async def exchange(
+        self,
         method: bytes,
         target: str,
         headers: Sequence[tuple[str, str]],
         body: bytes,
         *,
         retry_stale: bool,
-        parse: Callable[[Response], T],
+        parse: Callable[[HttpResponse], T],
     ) -> T:
         """One request/response on a pooled connection; returns ``parse(response)``.
 
+        The lower tier of ``request``: ``headers`` go exactly as given (``Host`` included).
         ``parse`` runs before the connection goes back to the pool: if it raises ``ProtocolError`` (an answer
         that is not what was asked for, e.g. another call's id) the connection is out of step and closed;
         any other exception (the server's JSON-RPC error) leaves it clean.
-        ``retry_stale``: the request is idempotent, so if a *reused* connection turns out to have been closed
-        by the server before it answered a single byte, send it once more on a fresh connection.
         """
         if self._closed:
             raise ClientClosed("the client is closed")
@@ -255,6 +337,7 @@ class ConnectionPool:
             stream.socket.close()
             raise ClientClosed("the client was closed while connecting")
         conn = HttpConnection(stream)
+        conn.max_response_bytes = self.max_response_bytes
         self._open.add(conn)
         self._opened += 1
         return conn
@@ -287,8 +370,18 @@ class ConnectionPool:
         conn.close_now()
 
     def close(self) -> None:
-        """Close every connection now; calls in flight fail with ``ClientClosed``."""
+        """Close every connection now; calls in flight fail with ``ClientClosed``. Idempotent."""
         self._closed = True
         self._idle.clear()
         for conn in list(self._open):
             self._discard(conn, poisoned=False)
+
+    async def aclose(self) -> None:
+        """``close``, as a checkpoint."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+
+def unchanged(response: HttpResponse) -> HttpResponse:
+    """The ``parse`` of a raw request: the response as it came."""
+    return response

@@ -25,10 +25,9 @@ from quart import Response, render_template, request
 from quart_trio import QuartTrio
 
 from hero_assistance.core import RpcError
-from hero_assistance.transport import Client
+from hero_assistance.transport import Client, HttpPool, TransportError
 
 from ._config import ProjectEndpoint
-from ._forward import Upstream, UpstreamUnavailable
 
 log = logging.getLogger("hero_assistance.admin")
 
@@ -60,40 +59,35 @@ async def _timed(coro: Any) -> tuple[Any, float]:
 async def probe_project(endpoint: ProjectEndpoint) -> dict[str, Any]:
     """Health and info of one project; never raises (a dead project is a row saying so)."""
     row: dict[str, Any] = {"name": endpoint.name, "url": endpoint.url, "transport": endpoint.transport}
-    upstream = Upstream(endpoint.url)
     try:
-        with trio.move_on_after(PROBE_DEADLINE_S) as scope:
-            health, ms = await _timed(upstream.request("GET", "/health"))
-            row["latency_ms"] = round(ms, 1)
-            row["health"] = json.loads(health.body) if health.status == 200 else {"status": f"HTTP {health.status}"}
-            async with Client(endpoint.url) as client:
+        async with Client(endpoint.url) as client:
+            with trio.move_on_after(PROBE_DEADLINE_S) as scope:
+                health, ms = await _timed(client.get("/health"))
+                row["latency_ms"] = round(ms, 1)
+                row["health"] = health.json() if health.status == 200 else {"status": f"HTTP {health.status}"}
                 row["info"] = await client.call("project.info")
         if scope.cancelled_caught:
             row["error"] = f"no answer within {PROBE_DEADLINE_S:.0f} s"
-    except (UpstreamUnavailable, RpcError, OSError, ValueError) as exc:
+    except (TransportError, RpcError, OSError, ValueError) as exc:
         row["error"] = str(exc)
-    except Exception as exc:  # the SDK's transport errors: report, never crash the page
+    except Exception as exc:  # anything else the SDK raises: report, never crash the page
         row["error"] = f"{type(exc).__name__}: {exc}"
-    finally:
-        await upstream.aclose()
     row["ok"] = "error" not in row and row.get("health", {}).get("status") == "ok"
     return row
 
 
 async def probe_ui(url: str) -> dict[str, Any]:
-    upstream = Upstream(url)
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ui.status", "params": {}}).encode()
     try:
-        with trio.fail_after(PROBE_DEADLINE_S):
-            answer = await upstream.request("POST", "/rpc", [("Content-Type", "application/json")], body)
-        reply = json.loads(answer.body)
+        async with HttpPool(url, max_connections=1) as pool:
+            with trio.fail_after(PROBE_DEADLINE_S):
+                answer = await pool.request("POST", "/rpc", [("Content-Type", "application/json")], body)
+        reply = answer.json()
         if "result" not in reply:
             return {"url": url, "error": reply.get("error", {}).get("message", "no result")}
         return {"url": url, **reply["result"]}
-    except (UpstreamUnavailable, trio.TooSlowError, ValueError) as exc:
+    except (TransportError, trio.TooSlowError, ValueError) as exc:
         return {"url": url, "error": str(exc) or "no answer in time"}
-    finally:
-        await upstream.aclose()
 
 
 async def gather_status(config: AdminConfig) -> dict[str, Any]:

@@ -21,7 +21,6 @@ import json
 import logging
 import mimetypes
 from pathlib import Path
-from typing import Any
 
 import bootstrap_wrapper
 import trio
@@ -31,9 +30,9 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import NotFound as HttpNotFound
 
 from hero_assistance.core import InvalidRequest, NotFound, RpcError
+from hero_assistance.transport import Client, TransportError
 
 from ._bridge import run_bridge
-from ._forward import UpstreamResponse, UpstreamUnavailable
 from ._gateway import Gateway, device_for
 from ._local import error_body, handle_local, is_local_request
 from ._session import COOKIE_NAME, cookie_header, device_key, new_session, valid_session
@@ -119,17 +118,14 @@ def create_app(gateway: Gateway) -> QuartTrio:
             response.headers.add("Set-Cookie", cookie_header(session, secure=secure))
         return response
 
-    async def fetch(project: str, method: str, target: str, device: str | None, **kw: Any) -> UpstreamResponse:
+    def upstream_for(project: str, device: str | None) -> tuple[Client, list[tuple[str, str]]]:
+        """The project's client and the only identity header the ui sends it (never one the browser sent)."""
         endpoint = gateway.endpoint(project)
         upstream = gateway.upstreams.get(project)
         if endpoint is None or upstream is None:
             raise NotFound(f"no project named {project!r} is configured", {"kind": "project", "id": project})
-        headers: list[tuple[str, str]] = list(kw.pop("headers", []))
         asserted = device_for(endpoint, device)
-        if asserted is not None:
-            headers.append(("X-Hero-Device", asserted))
-        with trio.fail_after(UPSTREAM_DEADLINE_S):
-            return await upstream.request(method, target, headers, **kw)
+        return upstream, [] if asserted is None else [("X-Hero-Device", asserted)]
 
     # -- JSON-RPC ---------------------------------------------------------------------------------
     @app.post("/rpc")
@@ -152,17 +148,12 @@ def create_app(gateway: Gateway) -> QuartTrio:
             error = InvalidRequest("name the project in the X-Hero-Project header")
             return with_cookie(_json_response(error_body(body, error)), session, fresh)
         try:
-            upstream_answer = await fetch(
-                project,
-                "POST",
-                "/rpc",
-                device_key(session),
-                headers=[("Content-Type", "application/json"), ("Accept", "application/json")],
-                body=body,
-            )
+            upstream, headers = upstream_for(project, device_key(session))
+            with trio.fail_after(UPSTREAM_DEADLINE_S):
+                upstream_answer = await upstream.forward(body, headers)
         except RpcError as exc:
             return with_cookie(_json_response(error_body(body, exc)), session, fresh)
-        except (UpstreamUnavailable, trio.TooSlowError) as exc:
+        except (TransportError, trio.TooSlowError) as exc:
             reason = str(exc) or "no answer in time"
             unreachable = RpcError(-32603, f"project {project} is unreachable: {reason}", {"project": project})
             return with_cookie(_json_response(error_body(body, unreachable), status=502), session, fresh)
@@ -176,10 +167,12 @@ def create_app(gateway: Gateway) -> QuartTrio:
     async def passthrough(project: str, target: str, allowed_types: set[str] | None) -> Response:
         session = valid_session(request.cookies.get(COOKIE_NAME))
         try:
-            answer = await fetch(project, "GET", target, device_key(session) if session else None)
+            upstream, headers = upstream_for(project, device_key(session) if session else None)
+            with trio.fail_after(UPSTREAM_DEADLINE_S):
+                answer = await upstream.get(target, headers)
         except NotFound:
             return Response("no such project\n", status=404, content_type="text/plain")
-        except (UpstreamUnavailable, trio.TooSlowError) as exc:
+        except (TransportError, trio.TooSlowError) as exc:
             return Response(f"project {project} is unreachable: {exc}\n", status=502, content_type="text/plain")
         content_type = (answer.header("Content-Type") or "").split(";")[0].strip().lower()
         if allowed_types is not None and content_type not in allowed_types:

@@ -4,7 +4,8 @@ One ``Gateway`` per ``hero-assistance ui`` process. It owns:
 
 - the project list (from the command line and the config file), changed live by ``ui.projects.*``
   and written back to the config file;
-- one raw HTTP ``Upstream`` per project, for ``/rpc``, ``/openrpc.json`` and attachments;
+- one anonymous ``Client`` per project whose pool forwards browsers' requests byte for byte
+  (``Client.forward`` for ``/rpc``, ``Client.get`` for ``/openrpc.json`` and attachments);
 - one ``MultiProjectClient``, subscribed to every project as a deliberately anonymous device, whose
   connection-state events are the ui's answer to "is acme reachable?" (``ui.status``). It is not
   the source of the events browsers see: each browser's WebSocket subscribes with that browser's
@@ -27,10 +28,9 @@ import trio
 
 from hero_assistance import __version__
 from hero_assistance.core import Conflict, Forbidden, InvalidParams, NotFound
-from hero_assistance.transport import MultiProjectClient
+from hero_assistance.transport import Client, MultiProjectClient
 
 from ._config import ConfigError, ProjectEndpoint, UiConfig, parse_project_arg, save_config
-from ._forward import Upstream
 from ._session import DEVICE_PREFIX
 
 log = logging.getLogger("hero_assistance.ui")
@@ -73,7 +73,7 @@ def device_for(endpoint: ProjectEndpoint, device: str | None) -> str | None:
 class Gateway:
     def __init__(self, config: UiConfig) -> None:
         self.config = config
-        self.upstreams: dict[str, Upstream] = {name: Upstream(url) for name, url in config.projects.items()}
+        self.upstreams: dict[str, Client] = {name: Client(url) for name, url in config.projects.items()}
         self.states: dict[str, ProjectState] = {name: ProjectState() for name in config.projects}
         self._watchers: set[trio.MemorySendChannel[ProjectChange]] = set()
         self._mpc: MultiProjectClient | None = None
@@ -156,7 +156,7 @@ class Gateway:
             if endpoint.name in self.config.projects:
                 raise Conflict(f"a project named {endpoint.name!r} is already configured", {"name": endpoint.name})
             self.config.projects[endpoint.name] = endpoint.url
-            self.upstreams[endpoint.name] = Upstream(endpoint.url)
+            self.upstreams[endpoint.name] = Client(endpoint.url)
             self.states[endpoint.name] = ProjectState()
             self._save()
             if self._mpc is not None:
