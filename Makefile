@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck docs docs-check pytest package bench clean
+.PHONY: demo test lint typecheck jscheck docs docs-check pytest package bench clean
 
 # Reinstalled when the dependencies or these steps change.
 $(STAMP): pyproject.toml Makefile
@@ -31,6 +31,22 @@ lint: $(STAMP)
 typecheck: $(STAMP) .typecheck/hero_assistance
 	MYPYPATH=.typecheck $(BIN)/mypy
 
+# The browser app (ui/static/js), checked statically: JSDoc types by tsc --checkJs (tsconfig.json) and ESLint
+# (eslint.config.mjs), at the versions package-lock.json pins. Node and npm come from Debian's packages when
+# missing (apt-get, through sudo -n when not root).
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  $$as_root apt-get update && $$as_root apt-get install -y --no-install-recommends nodejs npm; }
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+jscheck: $(NODE_STAMP)
+	node_modules/.bin/tsc -p tsconfig.json
+	node_modules/.bin/eslint --max-warnings 0 ui/static/js
+
 # docs/api.md is generated from the method registry; docs-check fails when it is stale.
 docs: $(STAMP)
 	$(BIN)/python -m hero_assistance._apidoc docs/api.md
@@ -45,11 +61,12 @@ pytest: $(STAMP)
 package:
 	PY=$(PY) .ci/check-wheel
 
-# The test command: set-up, lint, types, the API reference, the whole suite, the package as users install it.
-test: lint typecheck docs-check pytest package
+# The test command: set-up, lint, types, the browser app's static checks, the API reference, the whole suite,
+# the package as users install it.
+test: lint typecheck jscheck docs-check pytest package
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .typecheck .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .typecheck .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -12,6 +12,24 @@ export class RpcError extends Error {
   }
 }
 
+/**
+ * What to show for a caught error: its message, or the thrown value itself when it is not an Error.
+ * @param {unknown} err
+ * @returns {string}
+ */
+export function errorMessage(err) {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The JSON-RPC error code of a caught error (null when it is not an RpcError).
+ * @param {unknown} err
+ * @returns {number | null}
+ */
+export function errorCode(err) {
+  return err instanceof RpcError ? err.code : null;
+}
+
 export const UNAUTHENTICATED = -32001;
 export const NOT_FOUND = -32003;
 export const INVALID_TOKEN = -32007;
@@ -103,7 +121,13 @@ function readAsBase64(file) {
   });
 }
 
-// attachment.upload with progress: fetch() cannot report upload progress, XMLHttpRequest can.
+/**
+ * attachment.upload with progress: fetch() cannot report upload progress, XMLHttpRequest can.
+ * @param {string} project
+ * @param {File} file
+ * @param {(fraction: number) => void} [onProgress]
+ * @returns {Promise<any>} the attachment record
+ */
 export async function upload(project, file, onProgress = () => {}) {
   const data = await readAsBase64(file);
   const body = JSON.stringify({

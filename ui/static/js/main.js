@@ -1,7 +1,7 @@
 // The app shell: boot (session, identities, sign-in tokens from the URL), the layout (sidebar, inbox,
 // detail pane), routing between views, keyboard shortcuts, and the live connection.
 
-import { rpc } from "./api.js";
+import { errorMessage, rpc } from "./api.js";
 import { $, h, replace } from "./dom.js";
 import { hue, projectChip, relativeTime } from "./format.js";
 import { icon } from "./icons.js";
@@ -256,8 +256,8 @@ function showShortcuts() {
 }
 
 document.addEventListener("keydown", (e) => {
-  const t = e.target;
-  const typing = t.closest && t.closest("input, textarea, select, [contenteditable]");
+  const t = e.target instanceof Element ? e.target : null;
+  const typing = t?.closest("input, textarea, select, [contenteditable]");
   if (typing || e.ctrlKey || e.metaKey || e.altKey || !shell) return;
   if (document.querySelector(".modal.show")) return;
   switch (e.key) {
@@ -304,7 +304,7 @@ async function boot() {
     // parallel first calls would each get a different one.
     await refreshStatus();
   } catch (err) {
-    replace(app, h("div.empty-state.fatal", icon("alert", "empty-icon"), h("h1.h5", "The app’s server is not answering"), h("p.text-body-secondary", err.message), h("button.btn.btn-primary", { type: "button", onclick: () => location.reload() }, "Try again")));
+    replace(app, h("div.empty-state.fatal", icon("alert", "empty-icon"), h("h1.h5", "The app’s server is not answering"), h("p.text-body-secondary", errorMessage(err)), h("button.btn.btn-primary", { type: "button", onclick: () => location.reload() }, "Try again")));
     app.classList.remove("app-loading");
     return;
   }

@@ -35,7 +35,7 @@ window.addEventListener("popstate", notify);
 
 // Plain links inside the app navigate without a page load; modified clicks keep their meaning.
 document.addEventListener("click", (e) => {
-  const a = e.target.closest("a[data-link]");
+  const a = e.target instanceof Element ? e.target.closest("a[data-link]") : null;
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   e.preventDefault();
   navigate(a.getAttribute("href"));

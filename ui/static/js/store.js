@@ -1,7 +1,7 @@
 // What the app knows: the projects, who I am in each, the people and their presence, what I have read.
 // Views read from here and listen to `bus` for changes; only this module and live.js write.
 
-import { batch, rpc, ui } from "./api.js";
+import { batch, errorMessage, rpc, ui } from "./api.js";
 
 export const bus = new EventTarget();
 
@@ -68,7 +68,7 @@ export async function loadIdentity(projectName) {
     store.me.set(projectName, who);
     if (who.user) rememberUser(projectName, who.user);
   } catch (err) {
-    store.me.set(projectName, { user: null, role: null, error: err.message });
+    store.me.set(projectName, { user: null, role: null, error: errorMessage(err) });
   }
   emit("identity", projectName);
   return store.me.get(projectName);

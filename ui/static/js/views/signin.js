@@ -2,7 +2,7 @@
 // pasted here → signed in. Each project binds this browser separately; one link may carry tokens for
 // several projects (?project=a&token=…&project=b&token=…), and all of them are consumed.
 
-import { INVALID_TOKEN, rpc } from "../api.js";
+import { errorCode, INVALID_TOKEN, rpc } from "../api.js";
 import { h, replace } from "../dom.js";
 import { projectChip } from "../format.js";
 import { icon } from "../icons.js";
@@ -73,7 +73,7 @@ export async function consumeTokens(tokens) {
         ok = true;
         break;
       } catch (err) {
-        if (err.code !== INVALID_TOKEN || project) errors.push(err);
+        if (errorCode(err) !== INVALID_TOKEN || project) errors.push(err);
       }
     }
     if (!ok && !errors.length) errors.push(Object.assign(new Error("This sign-in code is unknown, used, or expired. Ask for a new link."), { code: INVALID_TOKEN }));

@@ -1,7 +1,7 @@
 // One ticket: the conversation (threaded, internal notes set apart for agents), who is looking and who
 // is typing, the controls agents work with, the participants, the history, and the composer.
 
-import { attachmentUrl, listAll, rpc, ui } from "../api.js";
+import { attachmentUrl, errorCode, errorMessage, listAll, NOT_FOUND, rpc, ui } from "../api.js";
 import { createComposer } from "../composer.js";
 import { $, clear, h, replace, trustedHtml } from "../dom.js";
 import {
@@ -325,7 +325,7 @@ export function mountTicket(pane, projectName, ticketId) {
       const internalIds = new Set(comments.filter((c) => c.internal).map((c) => c.id));
       replace(el, entries.map((e) => historyLine(projectName, e, internalIds)));
     } catch (err) {
-      replace(el, h("li.small.text-danger", err.message));
+      replace(el, h("li.small.text-danger", errorMessage(err)));
     }
   }
 
@@ -356,7 +356,7 @@ export function mountTicket(pane, projectName, ticketId) {
   cleanups.push(() => clearInterval(presenceTimer));
 
   // -- the thread ------------------------------------------------------------------------------
-  function commentEl(comment, depth) {
+  function commentEl(comment) {
     const author = user(projectName, comment.author_id);
     const staff = author && (author.role === "support" || author.role === "admin");
     const mine = comment.author_id === myId;
@@ -397,12 +397,12 @@ export function mountTicket(pane, projectName, ticketId) {
       if (!byParent.has(parent)) byParent.set(parent, []);
       byParent.get(parent).push(c);
     }
-    const build = (parent, depth) =>
+    const build = (parent) =>
       (byParent.get(parent) || []).map((c) => {
-        const replies = build(c.id, depth + 1);
-        return h("div.comment-thread", commentEl(c, depth), replies.length ? h("div.comment-replies", replies) : null);
+        const replies = build(c.id);
+        return h("div.comment-thread", commentEl(c), replies.length ? h("div.comment-replies", replies) : null);
       });
-    replace(threadEl, opening, build(0, 0));
+    replace(threadEl, opening, build(0));
     if (!comments.length) threadEl.append(h("p.thread-empty.text-body-secondary.small", agent ? "No replies yet. The customer is waiting for you." : "No replies yet. We’ll answer here — you’ll see it the moment it arrives."));
   }
 
@@ -572,8 +572,8 @@ export function mountTicket(pane, projectName, ticketId) {
       if (destroyed) return;
       replace(root, h("div.empty-state",
         icon("alert", "empty-icon"),
-        h("p.mb-1", err.code === -32003 ? "This ticket does not exist, or you cannot see it." : "The ticket could not be loaded."),
-        h("p.small.text-body-secondary", err.message),
+        h("p.mb-1", errorCode(err) === NOT_FOUND ? "This ticket does not exist, or you cannot see it." : "The ticket could not be loaded."),
+        h("p.small.text-body-secondary", errorMessage(err)),
         h("a.btn.btn-outline-primary.btn-sm", { href: "/", dataset: { link: "1" } }, "Back to the inbox")));
       return;
     }
