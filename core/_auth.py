@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 from datetime import datetime, timedelta
 
 from ._audit import audit
@@ -76,8 +77,11 @@ class Auth:
         )
         self._check_rate("email", email, limits.magic_links_per_email, limits.magic_links_per_email_window_s, now)
         expires = now + timedelta(seconds=limits.magic_link_ttl_s)
-        enrolled = self.storage.scalar("SELECT 1 FROM users WHERE email = ? AND status = 'active'", (email,))
-        token = secrets.token_urlsafe(32) if enrolled else None
+        status = self.storage.scalar("SELECT status FROM users WHERE email = ?", (email,))
+        # An enrolled, active user gets a link; so does an unknown email when sign-up is open (the
+        # account is created when the link is used). A disabled account never does.
+        wanted = status == "active" or (status is None and self.ctx.signup == "open")
+        token = secrets.token_urlsafe(32) if wanted else None
         with self.storage.write():
             self._prune(now)
             # A row even for unknown emails: the rate limits count them, and nothing can be consumed.
@@ -138,13 +142,18 @@ class Auth:
             or (row["device_key"] is not None and row["device_key"] != actor.device)
         ):
             raise InvalidToken("this sign-in link is unknown, used, expired, or was requested from another device")
-        user_row = self.storage.row("SELECT * FROM users WHERE email = ? AND status = 'active'", (row["email"],))
-        if user_row is None:
+        user_row = self.storage.row("SELECT * FROM users WHERE email = ?", (row["email"],))
+        if user_row is not None and user_row["status"] != "active":
             raise InvalidToken("the account of this sign-in link is disabled")
+        if user_row is None and self.ctx.signup != "open":
+            raise InvalidToken("this project signs up by invitation only; ask its operator to invite you")
         stamp = format_time(now)
         label = (device_label or "").strip()
         with self.storage.write():
             self.storage.execute("UPDATE magic_links SET used_at = ? WHERE id = ?", (stamp, row["id"]))
+            created = user_row is None
+            if user_row is None:
+                user_row = self._sign_up(row["email"], now)
             # A device already bound to someone else is rebound: whoever holds it now proved the mailbox.
             self.storage.execute(
                 "INSERT INTO devices (key, user_id, label, bound_at) VALUES (?, ?, ?, ?) "
@@ -157,7 +166,30 @@ class Auth:
         self.ctx.hub.revoke(device=actor.device)
         user = self.users.load(user_row["id"])
         assert user is not None
-        return SignIn(user=user, device=BoundDevice(key=actor.device, label=label, bound_at=now))
+        return SignIn(user=user, device=BoundDevice(key=actor.device, label=label, bound_at=now), created=created)
+
+    def _sign_up(self, email: str, now: datetime) -> sqlite3.Row:
+        """Create the customer an open sign-up link was requested for (in the caller's transaction)."""
+        user_id = self.storage.insert(
+            "users",
+            {
+                "email": email,
+                "display_name": email.split("@", 1)[0][:200],
+                "role": "customer",
+                "status": "active",
+                "created_at": format_time(now),
+            },
+        )
+        audit(
+            self.storage,
+            ts=now,
+            actor_id=user_id,
+            action="user.signed_up",
+            detail={"user_id": user_id, "role": "customer"},
+        )
+        row = self.storage.row("SELECT * FROM users WHERE id = ?", (user_id,))
+        assert row is not None
+        return row
 
     def whoami(self, actor: Actor) -> WhoAmI:
         user = self.users.load(actor.user_id) if actor.user_id is not None else None

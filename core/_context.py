@@ -11,6 +11,7 @@ import attrs
 from ._events import EventHub
 from ._identity import AuthMode
 from ._mail import MagicLinkOutbox
+from ._records import SignupPolicy
 from ._storage import Storage
 
 
@@ -45,6 +46,7 @@ class Context:
     limits: Limits = attrs.field(factory=Limits)
     clock: Callable[[], datetime] = utc_now
     overlay_address: str | None = None
+    signup: SignupPolicy = "invite"
 
     def now(self) -> datetime:
         return self.clock()

@@ -36,6 +36,7 @@ from ._records import (
     WhoAmI,
 )
 from ._registry import Registry
+from ._tickets import SortOrder, TicketQuery, TicketSort
 
 if TYPE_CHECKING:
     from ._project import Services
@@ -210,13 +211,35 @@ class TicketCreateParams:
     attachment_ids: list[int] = field(factory=list, metadata=ID_LIST)
 
 
+ONE_OR_LIST = {**constraints(minItems=1, maxItems=4), "doc": "One value, or a list of them (any of)."}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(dict.fromkeys(value)) if isinstance(value, list) else [value]
+
+
 @attrs.frozen(kw_only=True)
 class TicketListParams:
-    status: TicketStatus | None = None
+    status: TicketStatus | list[TicketStatus] | None = field(default=None, metadata=ONE_OR_LIST)
+    priority: Priority | list[Priority] | None = field(default=None, metadata=ONE_OR_LIST)
     assignee_id: int | None = field(default=None, metadata=ID)
+    unassigned: bool = field(
+        default=False, metadata={"doc": "Only tickets without an assignee (not with assignee_id)."}
+    )
+    tags: list[str] = field(
+        factory=list,
+        metadata={**constraints(maxItems=20, items={"maxLength": 50}), "doc": "Tickets carrying every tag (support)."},
+    )
     archived: bool = False
-    mine: bool = False
+    mine: bool = field(default=False, metadata={"doc": "Only tickets you created or are assigned."})
     query: str | None = field(default=None, metadata=constraints(maxLength=500))
+    sort: TicketSort = field(
+        default="activity",
+        metadata={"doc": "activity: last public activity; created: creation time; priority: urgent first."},
+    )
+    order: SortOrder = field(default="desc", metadata={"doc": "desc (default): newest or most urgent first."})
     limit: int = _limit()
     cursor: str | None = _cursor()
 
@@ -258,19 +281,27 @@ def ticket_get(s: Services, actor: Actor, params: ById) -> Ticket:
     return s.tickets.get(actor, params.id)
 
 
-@methods.method("ticket.list", identity="user")
+@methods.method("ticket.list", identity="user", errors=(-32002,))
 def ticket_list(s: Services, actor: Actor, params: TicketListParams) -> Page[Ticket]:
-    """Tickets by most recent activity; customers see only their own."""
-    return s.tickets.find(
-        actor,
-        status=params.status,
+    """Tickets filtered and sorted by the server; customers see only their own.
+
+    The default order is the most recent public activity first. Every filter and the sort are applied
+    in the database, so pages are exact however many tickets there are; a cursor continues only the
+    sort it came from. A customer's tickets carry no tags, and filtering by tags is for support.
+    """
+    query = TicketQuery(
+        statuses=_as_list(params.status),
+        priorities=_as_list(params.priority),
         assignee_id=params.assignee_id,
+        unassigned=params.unassigned,
+        tags=params.tags,
         archived=params.archived,
         mine=params.mine,
         query=params.query,
-        limit=params.limit,
-        cursor=params.cursor,
+        sort=params.sort,
+        order=params.order,
     )
+    return s.tickets.find(actor, query, params.limit, params.cursor)
 
 
 @methods.method("ticket.update", identity="user", effect="write", idempotent=True, errors=(-32002, -32003))
@@ -445,6 +476,7 @@ class ViewingParams:
 class ComposingParams:
     ticket_id: int = field(metadata=ID)
     internal: bool = False
+    composing: bool = field(default=True, metadata={"doc": "false: you stopped (sent, left, or cleared it)."})
 
 
 @methods.method("presence.update", identity="user", effect="write", idempotent=True)
@@ -467,19 +499,38 @@ def presence_viewing(s: Services, actor: Actor, params: ViewingParams) -> Presen
 
 @methods.method("presence.set_composing", identity="user", effect="write", idempotent=True, errors=(-32002, -32003))
 def presence_composing(s: Services, actor: Actor, params: ComposingParams) -> Composing:
-    """Say you are writing a reply; it expires by itself after 10 s unless renewed."""
-    return s.presence.set_composing(actor, params.ticket_id, params.internal)
+    """Say you are writing a reply (or stopped: composing false); it expires by itself after 10 s unless renewed.
+
+    An indicator for an internal note is shown to support only. Switching between a reply and an
+    internal note, or to another ticket, ends the previous indicator at once for everyone who saw it.
+    """
+    return s.presence.set_composing(actor, params.ticket_id, params.internal, params.composing)
 
 
 # -- search ----------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class SearchParams:
     q: str = field(metadata=constraints(minLength=1, maxLength=500))
+    status: TicketStatus | list[TicketStatus] | None = field(default=None, metadata=ONE_OR_LIST)
+    archived: bool | None = field(
+        default=None, metadata={"doc": "true: archived tickets only; false: none of them; absent: both."}
+    )
     limit: int = _limit()
     cursor: str | None = _cursor()
 
 
 @methods.method("search.query", identity="user")
 def search_query(s: Services, actor: Actor, params: SearchParams) -> SearchResults:
-    """Full-text search (FTS5 syntax) over the tickets and comments you may read, best first."""
-    return s.search.query(actor, params.q, params.limit, params.cursor)
+    """Full-text search (FTS5 syntax) over the tickets and comments you may read, best first.
+
+    Every status and archived tickets are searched unless ``status`` or ``archived`` narrow the search;
+    each hit carries its ticket's status.
+    """
+    return s.search.query(
+        actor,
+        params.q,
+        params.limit,
+        params.cursor,
+        statuses=_as_list(params.status),
+        archived=params.archived,
+    )

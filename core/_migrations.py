@@ -6,7 +6,9 @@ table used for event retention bookkeeping; version 4 rebuilds the search index 
 column (the member ids and an ``internal`` flag as tokens) so a customer's search is one doclist
 intersection instead of a scan of everyone's matches; version 5 recounts ``comment_count`` over
 public comments only (internal notes must not show in what customers see of a ticket); version 6
-adds ``magic_links.device_net`` (the /64 of an overlay device), what the per-device rate limit counts.
+adds ``magic_links.device_net`` (the /64 of an overlay device), what the per-device rate limit counts;
+version 7 adds the indexes of the inbox's server-side queues (``ticket.list`` sorted by creation or by
+priority, filtered by priority, the unassigned queue), so each page reads an index range, not every ticket.
 """
 
 from __future__ import annotations
@@ -230,6 +232,21 @@ UPDATE tickets SET comment_count = (SELECT count(*) FROM comments c WHERE c.tick
 """
 
 
+# The priority expression must match ``PRIORITY_RANK`` in _tickets.py character for character (with
+# the table alias dropped), or SQLite will not use the index for the priority sort.
+V7 = """
+CREATE INDEX tickets_created ON tickets(archived, created_at, id);
+CREATE INDEX tickets_priority_rank ON tickets(
+    archived,
+    (CASE priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END),
+    last_activity_at,
+    id
+);
+CREATE INDEX tickets_priority ON tickets(priority, archived, last_activity_at, id);
+CREATE INDEX tickets_unassigned ON tickets(archived, last_activity_at, id) WHERE assignee_id IS NULL;
+"""
+
+
 def _v6(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE magic_links ADD COLUMN device_net TEXT")
     conn.execute("CREATE INDEX magic_links_device_net ON magic_links(device_net, created_at)")
@@ -268,6 +285,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _script(V4),
     _script(V5),
     _v6,
+    _script(V7),
 ]
 """Index i holds the step from schema version i to i + 1."""
 

@@ -19,6 +19,7 @@ Identity = Literal["anon", "user", "support", "admin"]
 
 Action = Literal[
     "ticket.read",  # see a ticket, its members and history
+    "ticket.read_triage",  # see its tags, and the history entries about triage and other people
     "ticket.edit_content",  # change title / body
     "ticket.reopen",  # set status back to open
     "ticket.manage",  # status, priority, assignee, tags, archive, members
@@ -61,7 +62,7 @@ def permits(actor: Actor, action: Action, scope: Scope = Scope()) -> bool:
             return staff or me in scope.members
         case "ticket.edit_content" | "ticket.reopen":
             return staff or (me in scope.members and scope.created_by == me)
-        case "ticket.manage" | "attachment.cleanup":
+        case "ticket.manage" | "ticket.read_triage" | "attachment.cleanup":
             return staff
         case "ticket.delete" | "user.manage" | "device.manage":
             return actor.is_admin

@@ -8,12 +8,12 @@ internal note is flagged internal, so the permission function shows it to agents
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
 from ._context import Context
-from ._identity import Actor
+from ._identity import Actor, Role
 from ._paging import decode_cursor, encode_cursor
 from ._permissions import Scope, permits, require
 from ._records import Page, Presence, PresenceStatus, format_time, parse_time
@@ -24,6 +24,7 @@ from ._tickets import Tickets
 class Composing:
     ticket_id: int
     internal: bool
+    composing: bool
     expires_at: str
 
 
@@ -44,11 +45,17 @@ class PresenceService:
         self.hub = ctx.hub
         self.tickets = tickets
 
-    def _row(self, user_id: int) -> sqlite3.Row:
-        row = self.storage.row("SELECT * FROM presence WHERE user_id = ?", (user_id,))
+    def _row(self, user_id: int, *, role: bool = False) -> sqlite3.Row:
+        """This person's presence row (created on first use); with ``role``, their role beside it."""
+        sql = (
+            "SELECT p.*, u.role FROM presence p JOIN users u ON u.id = p.user_id WHERE p.user_id = ?"
+            if role
+            else "SELECT * FROM presence WHERE user_id = ?"
+        )
+        row = self.storage.row(sql, (user_id,))
         if row is None:
             self.storage.execute("INSERT INTO presence (user_id) VALUES (?)", (user_id,))
-            row = self.storage.row("SELECT * FROM presence WHERE user_id = ?", (user_id,))
+            row = self.storage.row(sql, (user_id,))
         assert row is not None
         return row
 
@@ -133,47 +140,80 @@ class PresenceService:
             row = self._row(actor.user_id)
         return presence_from_row(row)
 
-    def set_composing(self, actor: Actor, ticket_id: int, internal: bool) -> Composing:
+    def set_composing(self, actor: Actor, ticket_id: int, internal: bool, composing: bool = True) -> Composing:
         assert actor.user_id is not None
         _, members = self.tickets.visible(actor, ticket_id)
-        require(actor, "comment.write", Scope(members=members, internal=internal))
+        if composing:
+            require(actor, "comment.write", Scope(members=members, internal=internal))
         now = self.ctx.now()
         ttl = self.ctx.limits.composing_ttl_s
-        until = now + timedelta(seconds=ttl)
+        until = now + timedelta(seconds=ttl) if composing else now
         with self.hub.transaction():
-            row = self._row(actor.user_id)
-            same = row["composing_ticket_id"] == ticket_id and bool(row["composing_internal"]) == internal
+            row = self._row(actor.user_id, role=True)
+            # Shown until its end is announced (by a stop, a switch, or the housekeeping's expiry).
+            active = row["composing_ticket_id"] is not None and row["composing_until"] is not None
+            same = active and row["composing_ticket_id"] == ticket_id and bool(row["composing_internal"]) == internal
+            if not composing:
+                # Stopping ends whatever indicator this person shows on this ticket (a reply or a note).
+                if active and row["composing_ticket_id"] == ticket_id:
+                    self._end(row, now)
+                    self.storage.execute(
+                        "UPDATE presence SET composing_ticket_id = NULL, composing_until = NULL, last_seen = ? "
+                        "WHERE user_id = ?",
+                        (format_time(now), actor.user_id),
+                    )
+                return Composing(ticket_id=ticket_id, internal=internal, composing=False, expires_at=format_time(now))
+            if active and not same:
+                # A reply became an internal note (or the other way, or another ticket): those who saw
+                # the old indicator learn at once that it ended, not when it would have expired.
+                self._end(row, now)
             # Renewals arrive every few seconds while someone types: announce only a change, or a
             # renewal once half the announced lifetime has passed.
-            fresh = (
-                same
-                and row["composing_until"]
-                and parse_time(row["composing_until"]) > now + timedelta(seconds=ttl / 2)
-            )
+            fresh = same and parse_time(row["composing_until"]) > now + timedelta(seconds=ttl / 2)
             self.storage.execute(
                 "UPDATE presence SET composing_ticket_id = ?, composing_internal = ?, composing_until = ?, "
                 "last_seen = ? WHERE user_id = ?",
                 (ticket_id, int(internal), format_time(until), format_time(now), actor.user_id),
             )
             if not fresh:
-                self.hub.record(
-                    "presence.composing",
-                    ts=now,
-                    ticket_id=ticket_id,
-                    actor_id=actor.user_id,
-                    data={
-                        "user_id": actor.user_id,
-                        "ticket_id": ticket_id,
-                        "internal": internal,
-                        "composing": True,
-                        "expires_at": format_time(until),
-                    },
-                    internal=internal,
-                    subject_user_id=actor.user_id,
-                    subject_role=actor.role,
-                    members=members,
-                )
-        return Composing(ticket_id=ticket_id, internal=internal, expires_at=format_time(until))
+                self._announce(actor.user_id, actor.role, ticket_id, internal, True, until, members)
+        return Composing(ticket_id=ticket_id, internal=internal, composing=True, expires_at=format_time(until))
+
+    def _end(self, row: sqlite3.Row, now: datetime) -> None:
+        """Announce the end of the indicator ``row`` shows (in the caller's transaction)."""
+        ticket_id = row["composing_ticket_id"]
+        if not self.storage.scalar("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)):
+            return
+        members = self.tickets.members_of(ticket_id)
+        self._announce(row["user_id"], row["role"], ticket_id, bool(row["composing_internal"]), False, now, members)
+
+    def _announce(
+        self,
+        user_id: int,
+        role: Role | None,
+        ticket_id: int,
+        internal: bool,
+        composing: bool,
+        until: datetime,
+        members: frozenset[int],
+    ) -> None:
+        self.hub.record(
+            "presence.composing",
+            ts=self.ctx.now(),
+            ticket_id=ticket_id,
+            actor_id=user_id,
+            data={
+                "user_id": user_id,
+                "ticket_id": ticket_id,
+                "internal": internal,
+                "composing": composing,
+                "expires_at": format_time(until),
+            },
+            internal=internal,
+            subject_user_id=user_id,
+            subject_role=role,
+            members=members,
+        )
 
     def expire_composing(self) -> int:
         """End every composing indicator whose renewals stopped; returns how many ended."""
@@ -192,27 +232,7 @@ class PresenceService:
                     "UPDATE presence SET composing_ticket_id = NULL, composing_until = NULL WHERE user_id = ?",
                     (row["user_id"],),
                 )
-                ticket_id = row["composing_ticket_id"]
-                exists = self.storage.scalar("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,))
-                if not exists:
-                    continue
-                self.hub.record(
-                    "presence.composing",
-                    ts=now,
-                    ticket_id=ticket_id,
-                    actor_id=row["user_id"],
-                    data={
-                        "user_id": row["user_id"],
-                        "ticket_id": ticket_id,
-                        "internal": bool(row["composing_internal"]),
-                        "composing": False,
-                        "expires_at": stamp,
-                    },
-                    internal=bool(row["composing_internal"]),
-                    subject_user_id=row["user_id"],
-                    subject_role=row["role"],
-                    members=self.tickets.members_of(ticket_id),
-                )
+                self._end(row, now)
         return len(rows)
 
     def get_composing(self, actor: Actor, ticket_id: int) -> list[int]:

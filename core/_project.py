@@ -31,7 +31,7 @@ from ._mail import LogOutbox, MagicLinkOutbox
 from ._methods import methods
 from ._openrpc import openrpc_document
 from ._presence import PresenceService
-from ._records import ProjectInfo
+from ._records import ProjectInfo, SignupPolicy
 from ._search import Search
 from ._storage import Storage
 from ._tickets import Tickets
@@ -60,6 +60,8 @@ class ProjectConfig:
     outbox: MagicLinkOutbox | None = None
     limits: Limits = attrs.field(factory=Limits)
     overlay_address: str | None = None
+    #: ``open``: a magic link requested for an unknown email creates that customer when consumed.
+    signup: SignupPolicy = "invite"
     event_buffer: int = 1024
     event_retention: int = 100_000
     clock: Callable[[], datetime] = utc_now
@@ -113,6 +115,7 @@ class Services:
             title=self.ctx.title,
             version=__version__,
             auth_mode=self.ctx.auth_mode,
+            signup=self.ctx.signup,
             overlay_address=self.ctx.overlay_address,
             counts=counts,
         )
@@ -140,6 +143,7 @@ class Project:
                 limits=config.limits,
                 clock=config.clock,
                 overlay_address=config.overlay_address,
+                signup=config.signup,
             )
             self.services = Services(self.ctx)
             self.services.users.ensure_operator()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, Union
 
 import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from ._identity import Role
+from ._jsonschema import UNSET, Unset
 
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
 PresenceStatus = Literal["online", "away", "offline"]
 UserStatus = Literal["active", "disabled"]
+SignupPolicy = Literal["invite", "open"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("open", "pending", "resolved", "closed")
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
 
@@ -85,7 +89,10 @@ class Ticket:
     priority: Priority
     created_by: int | None
     assignee_id: int | None
-    tags: list[str]
+    # The agents' triage vocabulary: UNSET (the key left out on the wire) for customers.
+    tags: list[str] | Unset = attrs.field(
+        default=UNSET, metadata={"doc": "left out of the tickets customers receive (the agents' triage)"}
+    )
     archived: bool
     members: list[int]
     comment_count: int  # public comments only, like last_activity_at: internal notes move neither
@@ -136,6 +143,7 @@ class SearchHit:
     comment_id: int | None
     snippet: str
     rank: float
+    status: TicketStatus
 
 
 @attrs.frozen(kw_only=True)
@@ -151,6 +159,8 @@ class SignIn:
 
     user: User
     device: BoundDevice
+    #: The account was created by this sign-in (open sign-up): the app asks for the person's name.
+    created: bool
 
 
 @attrs.frozen(kw_only=True)
@@ -191,6 +201,7 @@ class ProjectInfo:
     title: str
     version: str
     auth_mode: Literal["proxy", "dev"]
+    signup: SignupPolicy
     overlay_address: str | None
     counts: dict[str, int]
 
@@ -212,10 +223,21 @@ class SearchResults:
     next_cursor: str | None = None
 
 
+def _holds_unset(tp: Any) -> bool:
+    return Unset in typing.get_args(tp)
+
+
+def _without_unset(tp: Any) -> Any:
+    return Union[tuple(a for a in typing.get_args(tp) if a is not Unset)]  # noqa: UP007
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_unstructure_hook(datetime, format_time)
     conv.register_structure_hook(datetime, lambda value, _type: parse_time(value))
+    # A field that may be UNSET is left out of the wire object; present, it is the other member's shape.
+    conv.register_unstructure_hook(Ticket, make_dict_unstructure_fn(Ticket, conv, tags=override(omit_if_default=True)))
+    conv.register_structure_hook_func(_holds_unset, lambda value, tp: conv.structure(value, _without_unset(tp)))
     return conv
 
 

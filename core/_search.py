@@ -13,18 +13,21 @@ Every hit is then checked with ``permits``: the index narrows, the permission fu
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from ._context import Context
 from ._errors import InvalidParams
 from ._identity import Actor
 from ._paging import decode_cursor, encode_cursor
 from ._permissions import Scope, permits
-from ._records import SearchHit, SearchResults
+from ._records import SearchHit, SearchResults, TicketStatus
 
 WINDOW = 1000
 # bm25 weights per column: title, body, audience, kind, ticket_id, comment_id, internal.
-_BM25 = "bm25(search_index, 10.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)"
-_COLUMNS = f"rowid AS id, kind, ticket_id, comment_id, internal, {_BM25} AS score"
+_BM25 = "bm25(s.search_index, 10.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)"
+_COLUMNS = f"s.rowid AS id, s.kind, s.ticket_id, s.comment_id, s.internal, {_BM25} AS score, t.status"
+# CROSS JOIN keeps the full-text match the outer loop; each hit's ticket is one primary-key lookup.
+_SOURCE = "search_index s CROSS JOIN tickets t ON t.id = s.ticket_id"
 _STORAGE_FAILURES = ("locked", "disk", "i/o", "readonly", "no such table: search_index")
 
 
@@ -57,23 +60,43 @@ class Search:
         self.ctx = ctx
         self.storage = ctx.storage
 
-    def query(self, actor: Actor, q: str, limit: int, cursor: str | None) -> SearchResults:
+    def query(
+        self,
+        actor: Actor,
+        q: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        statuses: Sequence[TicketStatus] = (),
+        archived: bool | None = None,
+    ) -> SearchResults:
+        """Hits over every status and archived tickets, unless ``statuses`` / ``archived`` narrow them."""
         if not q.strip():
             raise InvalidParams.field("q", "empty query")
         check_self_contained(q)
         key = decode_cursor(cursor, float, int)
+        # The ticket's status and archived flag filter inside the candidate query (before the window
+        # of the newest matches is taken), so a filtered search is exact, not a filtered window.
+        narrow = ""
+        narrow_params: list[object] = []
+        if statuses:
+            narrow += f" AND t.status IN ({', '.join('?' * len(statuses))})"
+            narrow_params += list(statuses)
+        if archived is not None:
+            narrow += " AND t.archived = ?"
+            narrow_params.append(int(archived))
         params: list[object]
         if actor.is_staff:
             candidates = (
-                f"SELECT * FROM (SELECT {_COLUMNS} FROM search_index WHERE search_index MATCH ? AND rowid > 0 "
-                "ORDER BY rowid DESC LIMIT ?) UNION ALL "
-                f"SELECT * FROM (SELECT {_COLUMNS} FROM search_index WHERE search_index MATCH ? AND rowid < 0 "
-                "ORDER BY rowid ASC LIMIT ?)"
+                f"SELECT * FROM (SELECT {_COLUMNS} FROM {_SOURCE} WHERE s.search_index MATCH ? AND s.rowid > 0{narrow} "
+                "ORDER BY s.rowid DESC LIMIT ?) UNION ALL "
+                f"SELECT * FROM (SELECT {_COLUMNS} FROM {_SOURCE} WHERE s.search_index MATCH ? AND s.rowid < 0{narrow} "
+                "ORDER BY s.rowid ASC LIMIT ?)"
             )
-            params = [q, WINDOW, q, WINDOW]
+            params = [q, *narrow_params, WINDOW, q, *narrow_params, WINDOW]
         else:
-            candidates = f"SELECT {_COLUMNS} FROM search_index WHERE search_index MATCH ?"
-            params = [f"({q}) AND audience:m{int(actor.user_id or 0)} NOT audience:internal"]
+            candidates = f"SELECT {_COLUMNS} FROM {_SOURCE} WHERE s.search_index MATCH ?{narrow}"
+            params = [f"({q}) AND audience:m{int(actor.user_id or 0)} NOT audience:internal", *narrow_params]
         after = ""
         if key:
             after = "WHERE (score, id) > (?, ?)"
@@ -91,6 +114,7 @@ class Search:
                 comment_id=int(r["comment_id"]) if r["comment_id"] is not None else None,
                 snippet=self._snippet(q, int(r["id"]), r["kind"]),
                 rank=float(r["score"]),
+                status=r["status"],
             )
             for r in self._permitted(actor, page)
         ]

@@ -68,6 +68,13 @@ def add_parser(subparsers: Any) -> None:
         help="proxy: identities enforced (default); dev: every permission check passes — never with real data",
     )
     parser.add_argument(
+        "--signup",
+        choices=["invite", "open"],
+        default="invite",
+        help="invite: only enrolled people can sign in (default); open: a sign-in link for an unknown email "
+        "creates that customer when used",
+    )
+    parser.add_argument(
         "--socket-group",
         metavar="GROUP",
         help="make the sockets mode 0660 owned by GROUP (default: 0600, the server's user only)",
@@ -159,6 +166,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         **paths,
         overlay=parse_mycelium_bind(bind) if bind else None,
         auth_mode=args.auth_mode,
+        signup=args.signup,
         title=args.title,
         socket_group=args.socket_group,
         smtp=parse_smtp_url(args.smtp_url, args.smtp_from or "") if args.smtp_url else None,

@@ -8,7 +8,7 @@ applies), which is distinct from an explicit ``None``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from hero_assistance.core import (
     Attachment,
@@ -168,22 +168,32 @@ class TicketsApi(Namespace):
     async def list(
         self,
         *,
-        status: TicketStatus | Omitted | None = OMIT,
+        status: TicketStatus | Sequence[TicketStatus] | Omitted | None = OMIT,
+        priority: Priority | Sequence[Priority] | Omitted | None = OMIT,
         assignee_id: int | Omitted | None = OMIT,
+        unassigned: bool | Omitted = OMIT,
+        tags: Sequence[str] | Omitted = OMIT,
         archived: bool | Omitted = OMIT,
         mine: bool | Omitted = OMIT,
         query: str | Omitted | None = OMIT,
+        sort: Literal["activity", "created", "priority"] | Omitted = OMIT,
+        order: Literal["desc", "asc"] | Omitted = OMIT,
         limit: int | Omitted = OMIT,
         cursor: str | Omitted | None = OMIT,
     ) -> Page[Ticket]:
-        """Tickets by most recent activity; customers see only their own."""
+        """Tickets filtered and sorted by the server; customers see only their own."""
         result = await self._call(
             "ticket.list",
             status=status,
+            priority=priority,
             assignee_id=assignee_id,
+            unassigned=unassigned,
+            tags=tags,
             archived=archived,
             mine=mine,
             query=query,
+            sort=sort,
+            order=order,
             limit=limit,
             cursor=cursor,
         )
@@ -347,18 +357,32 @@ class PresenceApi(Namespace):
         result = await self._call("presence.set_viewing_ticket", ticket_id=ticket_id)
         return converter.structure(result, Presence)
 
-    async def set_composing(self, ticket_id: int, *, internal: bool | Omitted = OMIT) -> Composing:
-        """Say you are writing a reply; it expires by itself after 10 s unless renewed."""
-        result = await self._call("presence.set_composing", ticket_id=ticket_id, internal=internal)
+    async def set_composing(
+        self,
+        ticket_id: int,
+        *,
+        internal: bool | Omitted = OMIT,
+        composing: bool | Omitted = OMIT,
+    ) -> Composing:
+        """Say you are writing a reply (or stopped: composing false); it expires by itself after 10 s unless renewed."""
+        result = await self._call("presence.set_composing", ticket_id=ticket_id, internal=internal, composing=composing)
         return converter.structure(result, Composing)
 
 
 class SearchApi(Namespace):
     """``search.*``: ``client.search``."""
 
-    async def query(self, q: str, *, limit: int | Omitted = OMIT, cursor: str | Omitted | None = OMIT) -> SearchResults:
+    async def query(
+        self,
+        q: str,
+        *,
+        status: TicketStatus | Sequence[TicketStatus] | Omitted | None = OMIT,
+        archived: bool | Omitted | None = OMIT,
+        limit: int | Omitted = OMIT,
+        cursor: str | Omitted | None = OMIT,
+    ) -> SearchResults:
         """Full-text search (FTS5 syntax) over the tickets and comments you may read, best first."""
-        result = await self._call("search.query", q=q, limit=limit, cursor=cursor)
+        result = await self._call("search.query", q=q, status=status, archived=archived, limit=limit, cursor=cursor)
         return converter.structure(result, SearchResults)
 
 

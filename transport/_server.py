@@ -137,6 +137,7 @@ async def serve_project(
             data_dir=config.data_dir,
             title=config.title,
             auth_mode=config.auth_mode,
+            signup=config.signup,
             outbox=smtp or LogOutbox(config.link_base_url),
             limits=config.limits,
             overlay_address=overlay_url,

@@ -94,6 +94,8 @@ class ServerConfig:
     #: What ``project.info`` reports as the overlay address (default: the URL of a literal bind).
     overlay_address: str | None = None
     auth_mode: Literal["proxy", "dev"] = "proxy"
+    #: ``open``: a magic link requested for an email nobody enrolled creates that customer when used.
+    signup: Literal["invite", "open"] = "invite"
     title: str | None = None
     #: Sockets are 0600; with a group they are 0660 and owned by that group (name or number).
     socket_group: str | None = None

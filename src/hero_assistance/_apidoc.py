@@ -133,7 +133,9 @@ def render() -> str:
             always = set(schema.get("required", ()))
             lines = [f"### {title}", "", "| field | type | always present |", "|---|---|---|"]
             for name, field in schema.get("properties", {}).items():
-                lines.append(f"| `{name}` | {_cell(_type(field, records))} | {'yes' if name in always else ''} |")
+                # A field that may be left out says when (its description), e.g. a customer's Ticket has no tags.
+                present = "yes" if name in always else _cell(field.get("description", ""))
+                lines.append(f"| `{name}` | {_cell(_type(field, records))} | {present} |")
             sections[title] = [*lines, ""]
     for title in sorted(sections):
         out += sections[title]
