@@ -304,7 +304,7 @@ function rowEl({ project, ticket }) {
         h("span.sep", "·"),
         timeEl(ticket.last_activity_at),
         ticket.comment_count && isAgent(project) ? h("span.comment-count", { title: `${ticket.comment_count} replies` }, icon("message"), String(ticket.comment_count)) : null,
-        ticket.tags.slice(0, 2).map(tagChip),
+        (ticket.tags ?? []).slice(0, 2).map(tagChip), // customers are shown no tags
       ),
     ),
     h(

@@ -218,7 +218,7 @@ export function mountTicket(pane, projectName, ticketId) {
         canEdit ? h("button.btn.btn-sm.btn-link.edit-title", { type: "button", title: "Edit title", "aria-label": "Edit title", onclick: editTitle }, icon("pencil")) : null),
       h("div.small.text-body-secondary",
         "Opened by ", h("strong", userName(projectName, ticket.created_by)), " ", timeEl(ticket.created_at),
-        ticket.tags.length ? h("span.ms-2", ticket.tags.map(tagChip)) : null));
+        ticket.tags?.length ? h("span.ms-2", ticket.tags.map(tagChip)) : null));  // customers are shown no tags
   }
 
   // -- participants, controls, history (the side panel) -------------------------------------------
