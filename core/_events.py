@@ -29,6 +29,8 @@ from ._storage import Storage
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
+#: Events whose data carries a Ticket record (or its changes): tags are cut for those who may not see triage.
+TRIAGE_EVENTS = frozenset({"ticket.created", "ticket.updated", "ticket.archived", "ticket.unarchived"})
 #: The most events a subscriber's writer takes at once (one write of their frames).
 BATCH = 256
 
@@ -76,11 +78,16 @@ class StoredEvent:
             "data": self.data,
         }
 
-    def encode(self, project_json: str) -> str:
-        """The wire JSON, assembled from stored text (replaying an event costs no parse and no dump)."""
+    def encode(self, project_json: str, *, triage: bool = True) -> str:
+        """The wire JSON, assembled from stored text (replaying an event costs no parse and no dump).
+
+        Without ``triage`` (a recipient who may not see the agents' triage), a ticket's tags and tag
+        changes are cut from the data, as they are from the Ticket records that recipient reads.
+        """
+        data_json = self.data_json if triage or self.type not in TRIAGE_EVENTS else _without_triage(self.data_json)
         return (
             f'{{"seq":{self.seq},"type":{json.dumps(self.type)},"project":{project_json},"ts":"{self.ts}",'
-            f'"ticket_id":{_json_int(self.ticket_id)},"actor_id":{_json_int(self.actor_id)},"data":{self.data_json}}}'
+            f'"ticket_id":{_json_int(self.ticket_id)},"actor_id":{_json_int(self.actor_id)},"data":{data_json}}}'
         )
 
     @classmethod
@@ -98,6 +105,19 @@ class StoredEvent:
             members=frozenset(audience.get("members", ())),
             subject_role=audience.get("subject_role"),
         )
+
+
+def _without_triage(data_json: str) -> str:
+    data = json.loads(data_json)
+    for key in ("ticket", "changes"):
+        if isinstance(data.get(key), dict):
+            data[key].pop("tags", None)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def sees_triage(actor: Actor, event: StoredEvent) -> bool:
+    """Whether ``actor`` receives ``event`` whole: with the ticket's tags and tag changes."""
+    return event.type not in TRIAGE_EVENTS or permits(actor, "ticket.read_triage")
 
 
 def _json_int(value: int | None) -> str:
@@ -192,8 +212,11 @@ class Subscription:
                 if not page:
                     break
                 after = page[-1].seq
+                actor = self._subscriber.actor
                 batch = [
-                    (event, self._hub.encode(event)) for event in page if may_receive(self._subscriber.actor, event)
+                    (event, self._hub.encode(event, triage=sees_triage(actor, event)))
+                    for event in page
+                    if may_receive(actor, event)
                 ]
                 for start in range(0, len(batch), limit):
                     yield batch[start : start + limit]
@@ -306,18 +329,20 @@ class EventHub:
         self._pending.append(event)
         return event
 
-    def encode(self, event: StoredEvent) -> str:
-        return event.encode(self._project_json)
+    def encode(self, event: StoredEvent, *, triage: bool = True) -> str:
+        return event.encode(self._project_json, triage=triage)
 
     def _fan_out(self, events: list[StoredEvent]) -> None:
         for event in events:
             self._published += 1
-            text: str | None = None
+            texts: dict[bool, str] = {}  # by whether the recipient sees triage: at most two encodings
             for sub in list(self._subscribers):
                 if sub.dropped is not None or not may_receive(sub.actor, event):
                     continue
+                triage = sees_triage(sub.actor, event)
+                text = texts.get(triage)
                 if text is None:
-                    text = self.encode(event)  # serialised once, shared by every recipient
+                    text = texts[triage] = self.encode(event, triage=triage)  # once, shared by its recipients
                 if sub.direct is not None:
                     # Its reader waits with nothing queued: nothing can overtake this event, so the
                     # transport may write it at once rather than wake the reader's task for it.

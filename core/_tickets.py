@@ -31,6 +31,8 @@ from ._search import check_self_contained, malformed_query
 from ._users import Users, user_from_row
 
 MAX_TAGS = 20
+#: The fields of a ticket only agents see (customers' records and events leave them out).
+TRIAGE_CHANGES = frozenset({"tags"})
 
 # The numeric rank of a priority, for sorting; an index on the same expression (migration 7) serves it.
 PRIORITY_RANK = "(CASE t.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END)"
@@ -250,12 +252,14 @@ class Tickets:
         key = decode_cursor(cursor, int)
         # Entries about internal notes are shown to whoever may read internal notes on this ticket.
         internal_ok = permits(actor, "comment.read", Scope(members=members, internal=True))
+        # Whoever may not see the agents' triage sees only the entries about what they can see.
         entries = history_page(
             self.storage,
             ticket_id,
             include_internal=internal_ok,
             after=key[0] if key else 0,
             limit=limit + 1,
+            customer=None if permits(actor, "ticket.read_triage") else actor.user_id,
         )
         items = entries[:limit]
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if len(entries) > limit else None)
@@ -364,7 +368,14 @@ class Tickets:
                 ticket_id=ticket_id,
                 detail=diff,
             )
-            self._emit("ticket.updated", actor, ticket, {"ticket": converter.unstructure(ticket), "changes": diff})
+            # A change of tags alone is the agents' triage: its event goes to support only (internal).
+            self._emit(
+                "ticket.updated",
+                actor,
+                ticket,
+                {"ticket": converter.unstructure(ticket), "changes": diff},
+                internal=set(changes) <= TRIAGE_CHANGES,
+            )
         return self.seen_by(actor, ticket)
 
     def set_archived(self, actor: Actor, ticket_id: int, archived: bool) -> Ticket:
