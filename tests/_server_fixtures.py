@@ -645,17 +645,26 @@ class NetnsPair:
 
     server_ns: str
     client_ns: str
+    server_dev: str
+    client_dev: str
     server_overlay: str = "4aa:1::1"
     client_overlay: str = "4aa:1::2"
     server_plain: str = "fd00::1"
     client_plain: str = "fd00::2"
 
+    def add_client_address(self, address: str, *, route: str | None = None) -> None:
+        """One more address (``ADDR/64``) on the client's end; ``route``: a prefix outside 4aa:1::/64 that
+        the server must route back over the veth to answer it."""
+        _ip("-n", self.client_ns, "addr", "add", f"{address}/64", "dev", self.client_dev, "nodad")
+        if route is not None:
+            _ip("-n", self.server_ns, "-6", "route", "add", route, "dev", self.server_dev)
+
 
 @contextlib.contextmanager
 def netns_pair() -> Iterator[NetnsPair]:
     tag = f"{os.getpid() % 100000}"
-    pair = NetnsPair(f"ha-srv-{tag}", f"ha-cli-{tag}")
-    veth_server, veth_client = f"has{tag}", f"hac{tag}"
+    pair = NetnsPair(f"ha-srv-{tag}", f"ha-cli-{tag}", f"has{tag}", f"hac{tag}")
+    veth_server, veth_client = pair.server_dev, pair.client_dev
     try:
         _ip("netns", "add", pair.server_ns)
         _ip("netns", "add", pair.client_ns)

@@ -4,7 +4,6 @@ an address of another /64 has its own."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -22,28 +21,17 @@ from ._server_fixtures import (
 
 pytestmark = requires_netns
 
-PORT = 18444
+PORT = 18445
 OTHER_NODE = "4bb:7::2"
-
-
-def _ip(ns: str, *args: str) -> str:
-    return subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True, check=True).stdout
-
-
-def _veth(ns: str) -> str:
-    """The namespace's end of the veth pair (``NAME@peer`` in ``ip -o link``)."""
-    return _ip(ns, "-o", "link", "show", "type", "veth").split(":")[1].strip().split("@")[0]
 
 
 @pytest.fixture
 def pair() -> Iterator[NetnsPair]:
     with netns_pair() as pair:
         # Five more addresses of the client's node (4aa:1::/64), and one of another node, routed over the veth.
-        client_dev, server_dev = _veth(pair.client_ns), _veth(pair.server_ns)
         for n in range(3, 8):
-            _ip(pair.client_ns, "addr", "add", f"4aa:1::{n}/64", "dev", client_dev, "nodad")
-        _ip(pair.client_ns, "addr", "add", f"{OTHER_NODE}/64", "dev", client_dev, "nodad")
-        _ip(pair.server_ns, "route", "add", "4bb:7::/64", "dev", server_dev)
+            pair.add_client_address(f"4aa:1::{n}")
+        pair.add_client_address(OTHER_NODE, route="4bb:7::/64")
         yield pair
 
 

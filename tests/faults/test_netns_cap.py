@@ -3,8 +3,6 @@ owns a whole /64), while a peer in another /64 is unaffected."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -31,13 +29,8 @@ OTHER_NET = "4aa:2::2"  # another /64
 @pytest.fixture
 def pair() -> Iterator[NetnsPair]:
     with netns_pair() as pair:
-        tag = f"{os.getpid() % 100000}"  # the veth names netns_pair gives its ends
-        for args in (
-            ["-n", pair.client_ns, "addr", "add", f"{SAME_NET}/64", "dev", f"hac{tag}", "nodad"],
-            ["-n", pair.client_ns, "addr", "add", f"{OTHER_NET}/64", "dev", f"hac{tag}", "nodad"],
-            ["-n", pair.server_ns, "-6", "route", "add", "4aa:2::/64", "dev", f"has{tag}"],
-        ):
-            subprocess.run(["ip", *args], check=True, capture_output=True)
+        pair.add_client_address(SAME_NET)
+        pair.add_client_address(OTHER_NET, route="4aa:2::/64")
         yield pair
 
 
